@@ -1,0 +1,285 @@
+"""``ZeroMQPubSubTransport``: one publisher, any number of subscribers, no broker.
+
+``bind()`` makes an XPUB socket. On the wire it is an ordinary publisher that any ZeroMQ
+SUB accepts, and it lets us see subscriptions: :meth:`wait_for_subscribers` is the cure
+for the slow joiner (messages published before a subscription arrives are lost), and
+``get_stats().subscriptions`` counts them. ``XPUB_VERBOSER`` reports every subscribing
+socket and ``XPUB_NODROP`` makes a full subscriber queue visible as ``EAGAIN``:
+
+* ``on_hwm="drop"`` (default): never blocks. When a send finds a queue full it is counted
+  (``hwm_reached``), reported by a rate-limited WARNING on the ``tea_transports.zeromq``
+  logger, and resent without NODROP so every subscriber with room still gets it.
+* ``on_hwm="block"``: waits until the slowest subscriber has room, up to ``send_timeout``
+  (then :class:`TransportTimeoutError`); nothing is lost.
+
+``connect()`` makes a SUB socket subscribed to ``subscribe_filter``. Messages are single
+frames of the caller's bytes; a topic is a prefix of the payload.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, Optional, Union
+
+import zmq
+
+from .._arguments import check_flags, check_payload
+from ..base import Capabilities, Feature, TransportConfig, TransportStats
+from ..errors import ConfigurationError, TransportStateError, TransportTimeoutError
+from ..options import as_prefix
+from .base import ZeroMQTransport, _protocols, translate_error
+from .diagnostics import SlowSubscriberWarning
+
+__all__ = ["ZeroMQPubSubTransport"]
+
+_NOBLOCK = zmq.NOBLOCK
+# a blocked send re-checks for close() this often (ms); libzmq itself wakes it on room
+_BLOCK_SLICE_MS = 50
+# pending subscription notifications are read this often (sends), so they cannot pile up
+_DRAIN_EVERY = 1024
+
+
+class ZeroMQPubSubTransport(ZeroMQTransport):
+    """PUB/SUB over ZeroMQ; see the module docstring for the publisher's two HWM policies."""
+
+    capabilities = Capabilities(
+        patterns=frozenset({"pub_sub"}),
+        protocols=_protocols(),
+        features=frozenset(
+            {
+                Feature.FILTERING,
+                Feature.HIGH_WATER_MARK,
+                Feature.LINGER,
+                Feature.STATS,
+                Feature.SLOW_SUBSCRIBER_WARNING,
+                Feature.LOSSLESS,
+                Feature.SUBSCRIBER_COUNT,
+                Feature.RECONNECT,
+            }
+        ),
+    )
+
+    def __init__(self, config: Optional[TransportConfig] = None) -> None:
+        super().__init__(config or TransportConfig(transport_type="zeromq", pattern="pub_sub"))
+        interval = self.config.options.get("hwm_warning_interval", 10.0)
+        if type(interval) not in (int, float) or interval < 0:
+            raise ConfigurationError(f"option 'hwm_warning_interval' must be seconds >= 0, got {interval!r}")
+        self._warning_interval = float(interval)
+        self._block = self.options.on_hwm == "block"
+        self._filters = list(self.options.subscribe_filter)
+        self._subscriptions: Counter[bytes] = Counter()
+        self._warning: Optional[SlowSubscriberWarning] = None
+        self._sent = self._sent_bytes = self._received = self._received_bytes = 0
+        self._hwm_reached = self._send_timeouts = 0
+
+    # -- roles --------------------------------------------------------------------------
+
+    def bind(self, address: str) -> None:
+        """Become the publisher on ``address`` (see ``addresses`` for the accepted forms)."""
+        sock = self._open(zmq.XPUB, "publisher", address)
+        self._poll_in = self._poller(sock, zmq.POLLIN)
+        self._warning = SlowSubscriberWarning(
+            str(self.endpoint), self.options.high_water_mark, self._warning_interval
+        )
+
+    def connect(self, address: str) -> None:
+        """Become a subscriber of the publisher at ``address``, filtered by ``subscribe_filter``."""
+        sock = self._open(zmq.SUB, "subscriber", address)
+        self._poll_in = self._poller(sock, zmq.POLLIN)
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        super()._configure(sock, role)
+        if role == "publisher":
+            sock.setsockopt(zmq.XPUB_VERBOSER, 1)
+            sock.setsockopt(zmq.XPUB_NODROP, 1)
+        else:
+            for prefix in self._filters:
+                sock.setsockopt(zmq.SUBSCRIBE, prefix)
+
+    # -- publishing ---------------------------------------------------------------------
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """Publish ``data`` to every subscriber whose filter matches (see ``Transport.send``)."""
+        noblock = False
+        if flags or type(data) is not bytes:
+            noblock = check_flags(flags)
+            data = check_payload(data)
+        with self._io_lock:
+            sock = self._socket
+            if sock is None or self._role != "publisher":
+                raise self._wrong_role("send", "publisher")
+            try:
+                sock.send(data, _NOBLOCK)
+            except zmq.Again:
+                self._send_full(sock, data, noblock)
+            except zmq.ZMQError as exc:
+                raise translate_error(exc, "send", self.endpoint) from exc
+            self._sent += 1
+            self._sent_bytes += len(data)
+            if not self._sent % _DRAIN_EVERY:
+                self._drain_subscriptions(sock)
+        return len(data)
+
+    def _send_full(self, sock: zmq.Socket[Any], data: bytes, noblock: bool) -> None:
+        """A matching subscriber's queue is at the high water mark: apply ``on_hwm``."""
+        if not self._block:
+            self._hwm_reached += 1
+            assert self._warning is not None
+            self._warning.record()
+            sock.setsockopt(zmq.XPUB_NODROP, 0)  # deliver to the subscribers with room
+            try:
+                sock.send(data, _NOBLOCK)
+            finally:
+                sock.setsockopt(zmq.XPUB_NODROP, 1)
+            return
+        if not noblock:
+            deadline = self._deadline(self.options.send_timeout)
+            while deadline is None or time.monotonic() < deadline:
+                remaining = _BLOCK_SLICE_MS if deadline is None else (deadline - time.monotonic()) * 1000
+                sock.setsockopt(zmq.SNDTIMEO, max(1, min(_BLOCK_SLICE_MS, int(remaining))))
+                try:
+                    sock.send(data)  # libzmq wakes this when the subscriber makes room
+                    return
+                except zmq.Again:
+                    if self._closed:
+                        raise self._closed_error("send") from None
+            self._send_timeouts += 1
+        raise TransportTimeoutError(
+            f"cannot send on {self.endpoint}: a subscriber's queue is at "
+            f"high_water_mark={self.options.high_water_mark} (on_hwm='block') "
+            + ("and NOBLOCK was given" if noblock else f"for send_timeout={self.options.send_timeout} ms")
+            + "; the message was not sent: retry, or speed up the subscriber"
+        )
+
+    def wait_for_subscribers(self, count: int = 1, timeout: Optional[float] = None) -> int:
+        """Wait until at least ``count`` subscriptions have arrived; return how many there are.
+
+        A subscriber counts once per prefix it listens to (once with the default filter).
+        Call it before publishing: ZeroMQ drops what is sent before a subscription arrives.
+
+        :raises TransportTimeoutError: fewer than ``count`` arrived within ``timeout`` s.
+        :raises TransportStateError: this transport is not a publisher.
+        """
+        with self._io_lock:
+            sock = self._socket
+            if sock is None or self._role != "publisher":
+                raise self._wrong_role("wait for subscribers", "publisher")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                self._drain_subscriptions(sock)
+                total = sum(self._subscriptions.values())
+                if total >= count:
+                    return total
+                try:
+                    self._wait(self._poll_in, deadline, "wait for subscribers")
+                except TransportTimeoutError:
+                    raise TransportTimeoutError(
+                        f"only {total} of {count} subscription(s) reached {self.endpoint} "
+                        f"within {timeout} s; are the subscribers connecting to this address?"
+                    ) from None
+
+    def _drain_subscriptions(self, sock: zmq.Socket[Any]) -> None:
+        """Read pending (un)subscription notifications: ``\\x01`` or ``\\x00`` + prefix."""
+        while True:
+            try:
+                note = sock.recv(_NOBLOCK)
+            except zmq.Again:
+                return
+            prefix = note[1:]
+            if note[:1] == b"\x01":
+                self._subscriptions[prefix] += 1
+            elif self._subscriptions[prefix] > 1:
+                self._subscriptions[prefix] -= 1
+            else:
+                del self._subscriptions[prefix]
+
+    # -- subscribing --------------------------------------------------------------------
+
+    def receive(self, size: int = 4096, flags: int = 0) -> bytes:
+        """Return the next message that matches this subscriber's filters."""
+        noblock = check_flags(flags) if flags else False
+        with self._io_lock:
+            sock = self._socket
+            if sock is None or self._role != "subscriber":
+                raise self._wrong_role("receive", "subscriber")
+            try:
+                message = sock.recv(_NOBLOCK)
+            except zmq.Again:
+                if noblock:
+                    raise TransportTimeoutError(
+                        f"cannot receive on {self.endpoint}: no message is ready (NOBLOCK)"
+                    ) from None
+                message = self._receive_waiting(sock)
+            except zmq.ZMQError as exc:
+                raise translate_error(exc, "receive", self.endpoint) from exc
+            self._received += 1
+            self._received_bytes += len(message)
+        return message
+
+    def _receive_waiting(self, sock: zmq.Socket[Any]) -> bytes:
+        deadline = self._deadline(self.options.receive_timeout)
+        while True:
+            self._wait(self._poll_in, deadline, "receive")
+            try:
+                return sock.recv(_NOBLOCK)  # type: ignore[no-any-return]
+            except zmq.Again:
+                continue
+
+    def subscribe(self, prefix: Union[bytes, str]) -> None:
+        """Also receive messages starting with ``prefix``; before connect, add to the filter."""
+        self._change_subscription(as_prefix(prefix), zmq.SUBSCRIBE)
+
+    def unsubscribe(self, prefix: Union[bytes, str]) -> None:
+        """Stop receiving messages for ``prefix`` (a prefix not subscribed is ignored)."""
+        self._change_subscription(as_prefix(prefix), zmq.UNSUBSCRIBE)
+
+    def _change_subscription(self, prefix: bytes, option: int) -> None:
+        with self._io_lock:
+            if self._closed or self._role == "publisher":
+                raise self._wrong_role("change subscriptions", "subscriber")
+            subscribed = prefix in self._filters
+            if subscribed == (option == zmq.SUBSCRIBE):
+                return  # ZeroMQ counts duplicates; keep one subscription per prefix
+            if self._socket is not None:
+                self._socket.setsockopt(option, prefix)
+            if subscribed:
+                self._filters.remove(prefix)
+            else:
+                self._filters.append(prefix)
+
+    @property
+    def filters(self) -> tuple[bytes, ...]:
+        """The prefixes this subscriber listens to."""
+        return tuple(self._filters)
+
+    # -- statistics ---------------------------------------------------------------------
+
+    def get_stats(self) -> TransportStats:
+        """A snapshot of the counters; a publisher first reads pending subscriptions."""
+        with self._io_lock:
+            if self._socket is not None and self._role == "publisher":
+                self._drain_subscriptions(self._socket)
+            return TransportStats(
+                role=self._role,
+                endpoint=self.endpoint,
+                messages_sent=self._sent,
+                bytes_sent=self._sent_bytes,
+                messages_received=self._received,
+                bytes_received=self._received_bytes,
+                hwm_reached=self._hwm_reached,
+                send_timeouts=self._send_timeouts,
+                subscriptions=sum(self._subscriptions.values()) if self._role == "publisher" else None,
+            )
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _wrong_role(self, operation: str, role: str) -> Exception:
+        if self._closed:
+            return self._closed_error(operation)
+        needed = "bind()" if role == "publisher" else "connect()"
+        return TransportStateError(
+            f"cannot {operation}: only a {role} may, and this transport is "
+            f"{'a ' + self._role if self._role else 'not bound or connected'}; "
+            f"{'use another transport' if self._role else 'call ' + needed + ' first'}"
+        )
