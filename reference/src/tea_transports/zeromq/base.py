@@ -106,7 +106,7 @@ class ZeroMQTransport(Transport):
     @property
     def socket_type(self) -> Optional[int]:
         """The libzmq socket type in use (e.g. ``zmq.XPUB``), None before bind/connect."""
-        return None if self._socket is None else int(self._socket.socket_type)
+        return None if self._socket is None else int(self._socket.type)
 
     def socket_option(self, option: int) -> Any:
         """Read a libzmq socket option (for diagnostics and tests)."""

@@ -1,0 +1,169 @@
+"""Every scenario of the suite: its stable ID, acceptance criterion, level, priority and needs.
+
+IDs ``TEA-STREAM-002.2-*`` are the story's test design, unchanged; ``TEA-CONF-*`` are
+contracts beyond the story. A scenario that needs what a transport does not declare is
+*not applicable* to it; a scenario for another platform is *not applicable on this
+platform*. ``grade`` follows ZeroMQ RFC 29: "SHALL" behaviour every PUB/SUB must have,
+"SHOULD" behaviour it is recommended to have (e.g. bounded queues, reconnection).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Dict, FrozenSet, Optional, Tuple
+
+__all__ = ["ALL_PROTOCOLS", "CATALOGUE", "STORY", "Scenario", "by_id"]
+
+ALL_PROTOCOLS = ("inproc", "ipc", "tcp")
+STORY = "TEA-STREAM-002.2"
+PUB_SUB = frozenset({"pub_sub"})
+ONE_TO_ONE = frozenset({"pub_sub", "direct"})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One contract of the suite."""
+
+    id: str
+    ac: str  # "AC1".."AC10", "risk", or a family name for TEA-CONF scenarios
+    level: str  # "unit" | "integration" | "e2e"
+    priority: str  # "P0".."P3"
+    title: str
+    #: patterns the scenario can run in; the transport needs one of them
+    patterns: FrozenSet[str] = PUB_SUB
+    #: Feature names the transport must declare
+    features: FrozenSet[str] = frozenset()
+    #: protocols it runs on (None: every protocol; ``()``: once, protocol-independent)
+    protocols: Optional[Tuple[str, ...]] = None
+    #: needs a second process (so not inproc)
+    cross_process: bool = False
+    #: ``sys.platform`` prefixes it applies to (None: every platform)
+    platforms: Optional[Tuple[str, ...]] = None
+    grade: str = "SHALL"
+    #: checks ZeroMQ socket internals; ``twin`` names the behavioural scenario any transport runs
+    reference_only: bool = False
+    twin: Optional[str] = None
+    markers: Tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def short_id(self) -> str:
+        return self.id.split("-", 3)[-1] if self.id.startswith(STORY) else self.id
+
+    def platform_applies(self, platform: str = sys.platform) -> bool:
+        return self.platforms is None or platform.startswith(self.platforms)
+
+
+def _s(short: str, ac: str, level: str, priority: str, title: str, **kw: object) -> Scenario:
+    prefix = STORY if not short.startswith("CONF") else "TEA"
+    return Scenario(f"{prefix}-{short}", ac, level, priority, title, **kw)  # type: ignore[arg-type]
+
+
+_ONCE: Tuple[str, ...] = ()
+
+CATALOGUE: Tuple[Scenario, ...] = (
+    # AC1: the Transport interface
+    _s("UNIT-001", "AC1", "unit", "P0", "the transport is a Transport", patterns=ONE_TO_ONE, protocols=_ONCE),
+    _s("UNIT-002", "AC1", "unit", "P0", "every abstract member is implemented", patterns=ONE_TO_ONE, protocols=_ONCE),
+    _s("UNIT-003", "AC1", "unit", "P1", "constructed from a TransportConfig with pattern pub_sub", protocols=_ONCE),
+    _s("UNIT-004", "AC1", "unit", "P1", "the factory returns it for its name and pub_sub", protocols=_ONCE),
+    # AC2: roles
+    _s("UNIT-005", "AC2", "unit", "P0", "bind() makes a publishing ZeroMQ socket (PUB/XPUB)",
+       reference_only=True, twin="TEA-CONF-UNIT-001"),
+    _s("UNIT-006", "AC2", "unit", "P0", "connect() makes a SUB socket", reference_only=True, twin="TEA-CONF-UNIT-002"),
+    _s("UNIT-007", "AC2", "unit", "P1", "bind() on an invalid address raises TransportError",
+       patterns=ONE_TO_ONE, protocols=_ONCE),
+    _s("UNIT-008", "AC2", "unit", "P1", "connect() on an invalid address raises TransportError",
+       patterns=ONE_TO_ONE, protocols=_ONCE),
+    _s("INT-001", "AC2", "integration", "P1", "bind then connect gives a working link", patterns=ONE_TO_ONE),
+    # AC3: fan-out
+    _s("INT-002", "AC3", "integration", "P0", "1 publisher, 1 subscriber: all 100 messages arrive", patterns=ONE_TO_ONE),
+    _s("INT-003", "AC3", "integration", "P0", "1 publisher, 3 subscribers: each gets all 100"),
+    _s("INT-004", "AC3", "integration", "P1", "order is preserved per subscriber", patterns=ONE_TO_ONE),
+    _s("INT-005", "AC3", "integration", "P1", "a late subscriber gets only messages sent after it joined"),
+    _s("E2E-001", "AC3", "e2e", "P0", "fan-out to 5 subscribers in 5 separate processes", cross_process=True),
+    # AC4: filtering
+    _s("UNIT-009", "AC4", "unit", "P1", "an empty filter receives everything", features=frozenset({"filtering"})),
+    _s("UNIT-010", "AC4", "unit", "P1", "a prefix filter receives only matching messages",
+       features=frozenset({"filtering"})),
+    _s("INT-006", "AC4", "integration", "P1", "a subscriber filtering 'metrics' gets only metrics messages",
+       features=frozenset({"filtering"})),
+    _s("INT-007", "AC4", "integration", "P2", "the filter can change after connect", features=frozenset({"filtering"})),
+    # AC5: high water mark
+    _s("UNIT-011", "AC5", "unit", "P0", "high_water_mark sets SNDHWM on the publisher",
+       reference_only=True, twin="TEA-STREAM-002.2-INT-008", protocols=_ONCE),
+    _s("UNIT-012", "AC5", "unit", "P0", "high_water_mark sets RCVHWM on the subscriber",
+       reference_only=True, twin="TEA-STREAM-002.2-INT-008", protocols=_ONCE),
+    _s("INT-008", "AC5", "integration", "P2", "a stalled subscriber's backlog stays bounded by the high water mark",
+       features=frozenset({"high_water_mark"}), grade="SHOULD"),
+    # AC6-AC8: protocols and platforms
+    _s("INT-009", "AC6", "integration", "P0", "ipc works on Linux and macOS", patterns=ONE_TO_ONE,
+       protocols=("ipc",), platforms=("linux", "darwin")),
+    _s("E2E-002", "AC6", "e2e", "P1", "a full ipc workflow across processes on macOS", protocols=("ipc",),
+       platforms=("darwin",), cross_process=True),
+    _s("INT-010", "AC7", "integration", "P0", "inproc works between threads of one process (the Windows local path)",
+       protocols=("inproc",)),
+    _s("E2E-003", "AC8", "e2e", "P1", "tcp to 127.0.0.1 works end to end across processes", protocols=("tcp",),
+       cross_process=True),
+    # AC9: linger
+    _s("UNIT-013", "AC9", "unit", "P2", "linger sets LINGER from options", reference_only=True,
+       twin="TEA-CONF-INT-008", protocols=_ONCE),
+    _s("UNIT-014", "AC9", "unit", "P3", "LINGER defaults to 1000 ms", reference_only=True, twin="TEA-CONF-UNIT-011",
+       protocols=_ONCE),
+    # AC10: diagnostics
+    _s("UNIT-015", "AC10", "unit", "P2", "a WARNING is logged when a subscriber reaches the high water mark",
+       features=frozenset({"slow_subscriber_warning"}), protocols=("inproc", "ipc", "tcp")),
+    _s("INT-011", "AC10", "integration", "P3", "get_stats() reports traffic, subscriptions and high-water-mark events",
+       features=frozenset({"stats", "high_water_mark"})),
+    # risks
+    _s("UNIT-016", "risk", "unit", "P0", "a failure during bind/send/receive leaves no descriptor open",
+       patterns=ONE_TO_ONE, platforms=("linux", "darwin")),
+    _s("UNIT-017", "risk", "unit", "P1", "one ZeroMQ context is shared across instances", reference_only=True,
+       twin="TEA-STREAM-002.2-INT-010", protocols=_ONCE),
+    # beyond the story: roles and lifecycle
+    _s("CONF-UNIT-001", "roles", "unit", "P0", "after bind() the transport sends and refuses to receive",
+       patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-002", "roles", "unit", "P0", "after connect() the transport receives and refuses to send",
+       patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-003", "lifecycle", "unit", "P0", "is_connected goes False, True, False", patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-004", "lifecycle", "unit", "P0", "close() is idempotent", patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-005", "lifecycle", "unit", "P0", "every operation after close() raises TransportClosedError",
+       patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-006", "lifecycle", "unit", "P1", "the context manager closes on an exception", patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-007", "lifecycle", "unit", "P1", "receive() times out with TransportTimeoutError, NOBLOCK too",
+       patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-008", "lifecycle", "unit", "P1", "binding an address in use raises AddressInUseError",
+       patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-009", "lifecycle", "unit", "P1", "no descriptor leaks over 100 open/close cycles",
+       patterns=ONE_TO_ONE, platforms=("linux", "darwin")),
+    _s("CONF-UNIT-010", "lifecycle", "unit", "P1", "bad payloads raise TypeError and leave the transport usable",
+       patterns=ONE_TO_ONE),
+    _s("CONF-UNIT-011", "lifecycle", "unit", "P3", "standard options default as documented (linger 1000 ms, hwm 1000)",
+       patterns=ONE_TO_ONE, protocols=_ONCE),
+    _s("CONF-INT-001", "lifecycle", "integration", "P0",
+       "close() from another thread ends a blocked receive, in a process a crash cannot take down",
+       patterns=ONE_TO_ONE),
+    # beyond the story: delivery
+    _s("CONF-INT-002", "delivery", "integration", "P0", "payloads arrive intact: empty, every byte value, 1 MiB",
+       patterns=ONE_TO_ONE),
+    _s("CONF-INT-003", "delivery", "integration", "P1", "several filters, then unsubscribe one",
+       features=frozenset({"filtering"})),
+    _s("CONF-INT-004", "delivery", "integration", "P1", "no cross-talk between two publishers", patterns=ONE_TO_ONE),
+    _s("CONF-INT-005", "delivery", "integration", "P0", "the publisher never blocks in drop mode",
+       features=frozenset({"high_water_mark"})),
+    _s("CONF-INT-006", "delivery", "integration", "P1", "block mode loses nothing with a slow subscriber",
+       features=frozenset({"lossless"})),
+    _s("CONF-INT-007", "delivery", "integration", "P2", "subscribers survive a publisher restart",
+       features=frozenset({"reconnect"}), protocols=("ipc", "tcp"), grade="SHOULD"),
+    _s("CONF-INT-008", "delivery", "integration", "P2", "with linger, messages sent just before close() arrive",
+       features=frozenset({"linger"}), protocols=("ipc", "tcp")),
+    _s("CONF-E2E-001", "AC7", "e2e", "P0", "a subscriber in another process over tcp://127.0.0.1 (the Windows path)",
+       protocols=("tcp",), cross_process=True),
+)
+
+_BY_ID: Dict[str, Scenario] = {s.id: s for s in CATALOGUE}
+
+
+def by_id(scenario_id: str) -> Scenario:
+    """Look a scenario up by its full ID."""
+    return _BY_ID[scenario_id]

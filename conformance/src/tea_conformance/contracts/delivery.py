@@ -1,0 +1,140 @@
+"""Delivery: links, fan-out, order, late joiners, payloads, isolation, closing across threads."""
+
+from __future__ import annotations
+
+import random
+
+from tea_transports import AddressInUseError, TransportError
+
+from ..harness import ConformanceFailure, Harness, open_descriptors
+from ..processes import close_during_receive, remote_fan_out
+from . import contract
+from ..expect import BURST, expect_equal, linked, numbered, send_all
+
+
+@contract("INT-001")
+def bind_then_connect_links(h: Harness) -> None:
+    pub, subs = linked(h)
+    pub.send(b"hello")
+    expect_equal(h.collect(subs[0], 1), [b"hello"])
+
+
+@contract("INT-002")
+def one_subscriber_gets_all(h: Harness) -> None:
+    pub, subs = linked(h)
+    messages = numbered(100)
+    send_all(pub, messages)
+    expect_equal(h.collect(subs[0], 100), messages)
+
+
+@contract("INT-003")
+def three_subscribers_get_all(h: Harness) -> None:
+    pub, subs = linked(h, subscribers=3)
+    messages = numbered(100)
+    send_all(pub, messages)
+    for i, sub in enumerate(subs):
+        expect_equal(h.collect(sub, 100), messages, f"subscriber {i + 1} of 3")
+
+
+@contract("INT-004")
+def order_is_preserved(h: Harness) -> None:
+    pub, subs = linked(h, subscribers=2 if h.pattern == "pub_sub" else 1)
+    messages = numbered(BURST)
+    send_all(pub, messages)
+    for i, sub in enumerate(subs):
+        got = h.collect(sub, len(messages))
+        inversions = sum(1 for a, b in zip(got, got[1:]) if a >= b)
+        if inversions:
+            raise ConformanceFailure(f"subscriber {i + 1}: {inversions} message(s) arrived out of order")
+        expect_equal(got, messages, f"subscriber {i + 1}")
+
+
+@contract("INT-005")
+def late_subscriber(h: Harness) -> None:
+    pub, (early,) = linked(h)
+    before, after = numbered(50, b"before"), numbered(50, b"after")
+    send_all(pub, before)
+    late = h.subscriber(pub)
+    h.sync(pub, [late])
+    send_all(pub, after)
+    expect_equal(h.collect(early, 100), before + after, "the early subscriber")
+    pub.send(b"fence")
+    got = h.collect_until(late, b"fence")
+    stale = [m for m in got if m.startswith(b"before")]
+    if stale:
+        raise ConformanceFailure(f"the late subscriber got {len(stale)} message(s) sent before it joined")
+    expect_equal(got, after, "the late subscriber")
+
+
+@contract("E2E-001")
+def fan_out_to_processes(h: Harness) -> None:
+    remote_fan_out(h, [b""] * 5, numbered(100))
+
+
+@contract("CONF-INT-002")
+def payloads_intact(h: Harness) -> None:
+    pub, subs = linked(h)
+    rng = random.Random(20260108)
+    payloads = [b"", bytes(range(256)), bytes(range(255, -1, -1)), rng.randbytes(1 << 20)]
+    payloads += [bytes([value]) for value in range(256)]
+    send_all(pub, payloads)
+    got = h.collect(subs[0], len(payloads), "payload")
+    for i, (received, sent) in enumerate(zip(got, payloads)):
+        if received != sent:
+            where = next((j for j, (a, b) in enumerate(zip(received, sent)) if a != b), min(len(received), len(sent)))
+            raise ConformanceFailure(
+                f"payload {i} ({len(sent)} bytes) arrived as {len(received)} bytes, first difference at byte {where}"
+            )
+
+
+@contract("CONF-INT-004")
+def no_cross_talk(h: Harness) -> None:
+    pub_a, (sub_a,) = linked(h)
+    pub_b, (sub_b,) = linked(h)
+    send_all(pub_a, numbered(20, b"a"))
+    send_all(pub_b, numbered(20, b"b"))
+    pub_a.send(b"end")
+    pub_b.send(b"end")
+    expect_equal(h.collect_until(sub_a, b"end"), numbered(20, b"a"), "the subscriber of publisher A")
+    expect_equal(h.collect_until(sub_b, b"end"), numbered(20, b"b"), "the subscriber of publisher B")
+
+
+@contract("CONF-INT-001")
+def close_ends_blocked_receive(h: Harness) -> None:
+    exitcode, outcomes = close_during_receive(h, rounds=20)
+    bad = [o for o in outcomes if o != "closed"]
+    if exitcode != 0 or bad or len(outcomes) != 20:
+        raise ConformanceFailure(
+            f"close() from another thread during receive(): exit code {exitcode}, "
+            f"{len(outcomes) - len(bad)} of 20 rounds ended with TransportClosedError; others: {bad[:3]}"
+        )
+
+
+@contract("UNIT-016")
+def failures_leave_nothing_open(h: Harness) -> None:
+    pub, (sub,) = linked(h)
+    before = open_descriptors()
+    for _ in range(20):
+        refused = h.new()
+        try:
+            refused.bind(str(pub.endpoint))
+        except AddressInUseError:
+            pass
+        else:
+            raise ConformanceFailure("binding an address in use succeeded")
+        refused.close()
+        for bad in ("text", None):
+            try:
+                pub.send(bad)  # type: ignore[arg-type]
+            except (TypeError, TransportError):
+                pass
+    try:
+        sub.receive()  # nothing was sent: times out
+    except TransportError:
+        pass
+    h.transports = [pub, sub]
+    h.eventually(
+        lambda: open_descriptors() <= before,
+        f"descriptors return to {before} after 20 failed binds, bad sends and a receive timeout "
+        f"(now {open_descriptors()})",
+    )

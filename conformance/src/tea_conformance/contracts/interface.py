@@ -1,0 +1,220 @@
+"""The Transport interface, roles and lifecycle (AC1, AC2 and TEA-CONF-UNIT-*)."""
+
+from __future__ import annotations
+
+import inspect
+
+from tea_transports import (
+    AddressInUseError,
+    Transport,
+    TransportClosedError,
+    TransportConfig,
+    TransportError,
+    TransportStateError,
+    TransportTimeoutError,
+    create_transport,
+)
+from tea_transports.base import NOBLOCK
+
+from ..harness import ConformanceFailure, Harness, open_descriptors
+from . import contract
+from ..expect import expect_equal, expect_raises, linked
+
+_MEMBERS = ("bind", "connect", "send", "receive", "close", "is_connected")
+_BAD_ADDRESSES = ("", "nonsense", "tcp://", "tcp://127.0.0.1:99999", "bogus://where", "inproc://")
+
+
+@contract("UNIT-001")
+def is_a_transport(h: Harness) -> None:
+    transport = h.new()
+    if not isinstance(transport, Transport):
+        raise ConformanceFailure(f"{type(transport).__name__} is not a tea_transports.Transport")
+
+
+@contract("UNIT-002")
+def implements_every_member(h: Harness) -> None:
+    cls = h.target.cls
+    if inspect.isabstract(cls):
+        raise ConformanceFailure(f"{cls.__name__} leaves abstract: {sorted(cls.__abstractmethods__)}")
+    for name in _MEMBERS:
+        own = getattr(cls, name, None)
+        if own is None or own is getattr(Transport, name):
+            raise ConformanceFailure(f"{cls.__name__} does not implement {name}")
+    if not isinstance(inspect.getattr_static(cls, "is_connected"), property):
+        raise ConformanceFailure("is_connected must be a property")
+
+
+@contract("UNIT-003")
+def constructed_from_config(h: Harness) -> None:
+    config = h.config(high_water_mark=10)
+    transport = h.target.cls(config)
+    h.transports.append(transport)
+    if transport.config != config or transport.options.high_water_mark != 10:
+        raise ConformanceFailure("the transport does not keep the TransportConfig it was built from")
+
+
+@contract("UNIT-004")
+def factory_returns_it(h: Harness) -> None:
+    transport = create_transport(TransportConfig(transport_type=h.target.name, pattern=h.pattern))
+    h.transports.append(transport)
+    if not isinstance(transport, h.target.cls):
+        raise ConformanceFailure(
+            f"create_transport({h.target.name!r}, {h.pattern!r}) gave {type(transport).__name__}, "
+            f"not {h.target.cls.__name__}"
+        )
+
+
+def _refuses_bad_addresses(h: Harness, operation: str) -> None:
+    for address in _BAD_ADDRESSES:
+        transport = h.new()
+        expect_raises(TransportError, lambda: getattr(transport, operation)(address), f"{operation}({address!r})")
+        if transport.is_connected:
+            raise ConformanceFailure(f"a failed {operation}({address!r}) left is_connected True")
+    transport = h.new()
+    expect_raises((TypeError, TransportError), lambda: getattr(transport, operation)(None), f"{operation}(None)")
+
+
+@contract("UNIT-007")
+def bind_refuses_bad_address(h: Harness) -> None:
+    _refuses_bad_addresses(h, "bind")
+
+
+@contract("UNIT-008")
+def connect_refuses_bad_address(h: Harness) -> None:
+    _refuses_bad_addresses(h, "connect")
+
+
+@contract("CONF-UNIT-001")
+def publisher_role(h: Harness) -> None:
+    pub, subs = linked(h)
+    if pub.send(b"role") != 4:
+        raise ConformanceFailure("send() on the publisher must return the message length")
+    expect_raises(TransportStateError, pub.receive, "receive() on the publisher")
+    expect_equal(h.collect(subs[0], 1), [b"role"])
+
+
+@contract("CONF-UNIT-002")
+def subscriber_role(h: Harness) -> None:
+    _, subs = linked(h)
+    expect_raises(TransportStateError, lambda: subs[0].send(b"x"), "send() on a subscriber")
+
+
+@contract("CONF-UNIT-003")
+def is_connected_lifecycle(h: Harness) -> None:
+    pub = h.new()
+    sub = h.new(receive_timeout=50)
+    seen = [pub.is_connected, sub.is_connected]
+    pub.bind(h.address())
+    sub.connect(str(pub.endpoint))
+    seen += [pub.is_connected, sub.is_connected]
+    sub.close()
+    pub.close()
+    seen += [pub.is_connected, sub.is_connected]
+    if seen != [False, False, True, True, False, False]:
+        raise ConformanceFailure(f"is_connected went {seen} (new, after bind/connect, after close)")
+
+
+@contract("CONF-UNIT-004")
+def close_is_idempotent(h: Harness) -> None:
+    for transport in (h.new(), h.publisher()):
+        for _ in range(3):
+            transport.close()
+
+
+@contract("CONF-UNIT-005")
+def closed_refuses_everything(h: Harness) -> None:
+    pub, subs = linked(h)
+    address = h.address()
+    for transport in (pub, subs[0], h.new()):
+        transport.close()
+        for what, call in (
+            ("send(b'')", lambda: transport.send(b"")),
+            ("send(b'x')", lambda: transport.send(b"x")),
+            ("receive()", lambda: transport.receive()),
+            ("receive(flags=NOBLOCK)", lambda: transport.receive(flags=NOBLOCK)),
+            ("bind()", lambda: transport.bind(address)),
+            ("connect()", lambda: transport.connect(address)),
+        ):
+            expect_raises(TransportClosedError, call, f"{what} after close()")
+
+
+@contract("CONF-UNIT-006")
+def context_manager_closes_on_error(h: Harness) -> None:
+    transport = h.new()
+    try:
+        with transport as entered:
+            if entered is not transport:
+                raise ConformanceFailure("__enter__ must return the transport itself")
+            transport.bind(h.address())
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    if transport.is_connected:
+        raise ConformanceFailure("leaving the with block by an exception did not close the transport")
+    expect_raises(TransportClosedError, lambda: transport.send(b"x"), "send() after the with block")
+
+
+@contract("CONF-UNIT-007")
+def receive_times_out(h: Harness) -> None:
+    pub = h.publisher()
+    sub = h.subscriber(pub, receive_timeout=100)
+    expect_raises(TransportTimeoutError, sub.receive, "receive() with receive_timeout=100 and no traffic")
+    expect_raises(TransportTimeoutError, lambda: sub.receive(flags=NOBLOCK), "receive(NOBLOCK) with no traffic")
+    h.sync(pub, [sub])  # the transport still works after timing out
+    pub.send(b"after")
+    if h.collect(sub, 1) != [b"after"]:
+        raise ConformanceFailure("a message after a receive timeout did not arrive")
+
+
+@contract("CONF-UNIT-008")
+def address_in_use(h: Harness) -> None:
+    pub = h.publisher()
+    second = h.new()
+    expect_raises(AddressInUseError, lambda: second.bind(str(pub.endpoint)), f"a second bind({pub.endpoint})")
+    if second.is_connected:
+        raise ConformanceFailure("the refused bind left the second transport connected")
+    sub = h.subscriber(pub)
+    h.sync(pub, [sub])  # the first publisher still owns its subscribers
+
+
+@contract("CONF-UNIT-009")
+def no_descriptor_leak(h: Harness) -> None:
+    def cycle() -> None:
+        pub = h.publisher()
+        sub = h.subscriber(pub)
+        pub.send(b"x")
+        sub.close()
+        pub.close()
+
+    cycle()  # first use may open process-wide resources (contexts, threads)
+    h.transports.clear()
+    before = open_descriptors()
+    for _ in range(100):
+        cycle()
+        h.transports.clear()
+    h.eventually(
+        lambda: open_descriptors() <= before,
+        f"descriptors return to {before} after 100 open/close cycles (now {open_descriptors()})",
+    )
+
+
+@contract("CONF-UNIT-010")
+def bad_payloads(h: Harness) -> None:
+    pub, subs = linked(h)
+    released = memoryview(b"gone")
+    released.release()
+    for bad in ("text", None, 42, released):
+        expect_raises((TypeError, TransportError), lambda: pub.send(bad), f"send({bad!r})")  # type: ignore[arg-type]
+    pub.send(bytearray(b"still"))
+    pub.send(memoryview(b"usable"))
+    expect_equal(h.collect(subs[0], 2), [b"still", b"usable"])
+
+
+@contract("CONF-UNIT-011")
+def documented_defaults(h: Harness) -> None:
+    options = h.new().options
+    if (options.linger, options.high_water_mark, options.on_hwm) != (1000, 1000, "drop"):
+        raise ConformanceFailure(
+            f"defaults are linger={options.linger}, high_water_mark={options.high_water_mark}, "
+            f"on_hwm={options.on_hwm!r}; the contract says 1000, 1000, 'drop'"
+        )

@@ -1,0 +1,63 @@
+"""Protocols and platforms (AC6, AC7, AC8): ipc, inproc between threads, tcp across processes."""
+
+from __future__ import annotations
+
+import threading
+from typing import List
+
+from ..harness import ConformanceFailure, Harness
+from ..processes import remote_fan_out, start_publisher
+from . import contract
+from ..expect import BURST, expect_equal, linked, numbered, send_all
+
+
+@contract("INT-009")
+def ipc_works(h: Harness) -> None:
+    pub, subs = linked(h, subscribers=2 if h.pattern == "pub_sub" else 1)
+    if not str(pub.endpoint).startswith("ipc://"):
+        raise ConformanceFailure(f"bound to {pub.endpoint!r}, not an ipc:// endpoint")
+    send_all(pub, numbered(100))
+    for sub in subs:
+        expect_equal(h.collect(sub, 100), numbered(100))
+
+
+@contract("E2E-002")
+def ipc_workflow_across_processes(h: Harness) -> None:
+    traffic = [m for i in range(100) for m in (b"metrics.%03d" % i, b"logs.%03d" % i)]
+    remote_fan_out(h, [b"", b"metrics", b"logs"], traffic)
+
+
+@contract("INT-010")
+def inproc_between_threads(h: Harness) -> None:
+    pub, (sub,) = linked(h)
+    messages = numbered(1000)
+    received: List[List[bytes]] = []
+    reader = threading.Thread(target=lambda: received.append(h.collect(sub, len(messages))), daemon=True)
+    reader.start()
+    send_all(pub, messages)
+    reader.join(max(0.0, h.remaining()))
+    if not received:
+        raise ConformanceFailure("the subscriber thread did not get all 1,000 messages before the deadline")
+    expect_equal(received[0], messages, "the subscriber thread")
+
+
+@contract("E2E-003")
+def tcp_publisher_in_another_process(h: Harness) -> None:
+    messages = numbered(BURST)
+    child = start_publisher(h, h.address(), messages)
+    try:
+        endpoint = child.expect("bound", h)
+        sub = h.subscriber(endpoint)
+        while h.try_receive(sub) is None:  # the child probes until we have one
+            if h.expired():
+                raise ConformanceFailure("no probe from the publisher process arrived")
+        child.conn.send("synced")
+        expect_equal(h.collect(sub, len(messages)), messages, "the subscriber of a publisher process")
+        child.expect("sent", h)
+    finally:
+        child.stop()
+
+
+@contract("CONF-E2E-001")
+def tcp_subscriber_in_another_process(h: Harness) -> None:
+    remote_fan_out(h, [b""], numbered(BURST))

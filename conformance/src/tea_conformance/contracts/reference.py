@@ -1,0 +1,79 @@
+"""Reference-only scenarios: ZeroMQ socket types, socket options and the shared context.
+
+They apply to transports built on ``tea_transports.zeromq.ZeroMQTransport`` (which
+exposes ``socket_type``, ``socket_option()`` and ``context()``); every other transport
+gets them as *not applicable*, and runs the behavioural twin named in the catalogue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..harness import ConformanceFailure, Harness
+from . import contract
+
+
+def _zmq() -> Any:
+    import zmq  # only reference-only scenarios need pyzmq
+
+    return zmq
+
+
+def _option(transport: Any, name: str) -> int:
+    return int(transport.socket_option(getattr(_zmq(), name)))
+
+
+@contract("UNIT-005")
+def publisher_socket_type(h: Harness) -> None:
+    zmq = _zmq()
+    pub = h.publisher()
+    if pub.socket_type not in (zmq.PUB, zmq.XPUB):  # type: ignore[attr-defined]
+        raise ConformanceFailure(f"bind() made socket type {pub.socket_type}, not PUB or XPUB")  # type: ignore[attr-defined]
+
+
+@contract("UNIT-006")
+def subscriber_socket_type(h: Harness) -> None:
+    zmq = _zmq()
+    sub = h.subscriber(h.publisher())
+    if sub.socket_type != zmq.SUB:  # type: ignore[attr-defined]
+        raise ConformanceFailure(f"connect() made socket type {sub.socket_type}, not SUB")  # type: ignore[attr-defined]
+
+
+@contract("UNIT-011")
+def publisher_sndhwm(h: Harness) -> None:
+    pub = h.publisher(high_water_mark=123)
+    if _option(pub, "SNDHWM") != 123:
+        raise ConformanceFailure(f"high_water_mark=123 gave the publisher SNDHWM={_option(pub, 'SNDHWM')}")
+
+
+@contract("UNIT-012")
+def subscriber_rcvhwm(h: Harness) -> None:
+    sub = h.subscriber(h.publisher(), high_water_mark=321)
+    if _option(sub, "RCVHWM") != 321:
+        raise ConformanceFailure(f"high_water_mark=321 gave the subscriber RCVHWM={_option(sub, 'RCVHWM')}")
+
+
+@contract("UNIT-013")
+def linger_from_options(h: Harness) -> None:
+    for linger in (0, 250):
+        pub = h.publisher(linger=linger)
+        sub = h.subscriber(pub, linger=linger)
+        got = (_option(pub, "LINGER"), _option(sub, "LINGER"))
+        if got != (linger, linger):
+            raise ConformanceFailure(f"linger={linger} gave LINGER {got} on publisher and subscriber")
+
+
+@contract("UNIT-014")
+def linger_default(h: Harness) -> None:
+    pub = h.publisher()
+    if _option(pub, "LINGER") != 1000:
+        raise ConformanceFailure(f"the default LINGER is {_option(pub, 'LINGER')} ms, not 1000")
+
+
+@contract("UNIT-017")
+def shared_context(h: Harness) -> None:
+    zmq = _zmq()
+    first, second = h.new(), h.new()
+    contexts = {id(first.context()), id(second.context()), id(zmq.Context.instance())}  # type: ignore[attr-defined]
+    if len(contexts) != 1:
+        raise ConformanceFailure("transports do not share the process-wide zmq.Context.instance()")

@@ -1,0 +1,79 @@
+"""Checks and message helpers the contracts share; failures name the first fault."""
+
+from __future__ import annotations
+
+from typing import Any, List, Sequence, Tuple
+
+from tea_transports import Transport
+
+from .harness import ConformanceFailure, Harness
+
+
+#: the most messages a contract sends in one burst without reading: half the default
+#: high_water_mark, since in drop mode a burst past the mark may legitimately lose messages
+BURST = 500
+#: a stalled subscriber is sent messages this large, so kernel socket buffers (a few MB)
+#: cannot absorb the burst and hide the high water mark
+STALL_PAYLOAD = b"." * 4096
+
+
+def stall_burst(pub: Transport, count: int) -> None:
+    """Send ``count`` large numbered messages, as to a subscriber that does not read."""
+    for i in range(count):
+        pub.send(b"%06d" % i + STALL_PAYLOAD)
+
+
+def numbered(count: int, prefix: bytes = b"m") -> List[bytes]:
+    """``count`` distinct messages that sort in sending order."""
+    return [b"%s-%06d" % (prefix, i) for i in range(count)]
+
+
+def linked(h: Harness, subscribers: int = 1, **options: Any) -> Tuple[Transport, List[Transport]]:
+    """A bound publisher and ``subscribers`` connected subscribers, synchronised."""
+    pub = h.publisher(**options)
+    subs = [h.subscriber(pub, **options) for _ in range(subscribers)]
+    h.sync(pub, subs)
+    return pub, subs
+
+
+def send_all(pub: Transport, messages: Sequence[bytes]) -> None:
+    for message in messages:
+        sent = pub.send(message)
+        if sent != len(message):
+            raise ConformanceFailure(f"send() returned {sent} for a {len(message)}-byte message")
+
+
+def expect_equal(got: Sequence[bytes], expected: Sequence[bytes], who: str = "the subscriber") -> None:
+    """Exact delivery: the same messages, each once, in order; the message names the first fault."""
+    if list(got) == list(expected):
+        return
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    duplicates = len(got) - len(set(got))
+    if missing or extra or duplicates:
+        raise ConformanceFailure(
+            f"{who} got {len(got)} of {len(expected)} message(s): {len(missing)} missing "
+            f"(first {missing[:3]}), {len(extra)} unexpected or corrupted (first {extra[:3]}), "
+            f"{duplicates} duplicate(s)"
+        )
+    first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
+    raise ConformanceFailure(
+        f"{who} got every message but out of order: position {first} holds {got[first]!r}, "
+        f"expected {expected[first]!r}"
+    )
+
+
+def expect_raises(kinds: Any, call: Any, what: str) -> BaseException:
+    """Run ``call`` and require it to raise one of ``kinds``."""
+    try:
+        call()
+    except kinds as exc:
+        return exc
+    except Exception as exc:
+        raise ConformanceFailure(f"{what} raised {type(exc).__name__}: {exc}, expected {_names(kinds)}") from exc
+    raise ConformanceFailure(f"{what} did not raise; expected {_names(kinds)}")
+
+
+def _names(kinds: Any) -> str:
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    return " or ".join(k.__name__ for k in kinds)

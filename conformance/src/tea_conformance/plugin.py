@@ -1,0 +1,92 @@
+"""The pytest plugin: ``pytest --transport=NAME`` certifies a transport.
+
+Inert unless ``--transport`` is given: it then adds one test item per case (scenario ×
+transport × protocol) to whatever else pytest collected, and ends the run with a
+certification summary. Heavy imports wait for ``pytest_configure``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+__all__ = ["MARKERS"]
+
+MARKERS = {
+    **{f"ac{n}": f"scenarios of acceptance criterion AC{n}" for n in range(1, 11)},
+    "risk": "scenarios of the story's risk areas",
+    "roles": "TEA-CONF role contracts",
+    "lifecycle": "TEA-CONF lifecycle contracts",
+    "delivery": "TEA-CONF delivery contracts",
+    **{f"p{n}": f"priority P{n} scenarios" for n in range(4)},
+    "unit": "unit-level scenarios",
+    "integration": "integration-level scenarios",
+    "e2e": "end-to-end scenarios (several processes)",
+    "shall": "behaviour PUB/SUB SHALL have (RFC 29)",
+    "should": "behaviour PUB/SUB SHOULD have (RFC 29)",
+    "reference_only": "scenarios that inspect ZeroMQ socket internals",
+}
+
+
+def _timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise pytest.UsageError(f"--scenario-timeout takes seconds, got {value!r}") from None
+    if seconds <= 0:
+        raise pytest.UsageError(f"--scenario-timeout must be positive, got {value!r}")
+    return seconds
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tea-conformance", "TEA transport conformance (story TEA-STREAM-002.2)")
+    group.addoption(
+        "--transport",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="certify this transport: a registered name (e.g. zeromq, unix) or module:Class; repeatable",
+    )
+    group.addoption(
+        "--protocol",
+        action="append",
+        default=[],
+        choices=("inproc", "ipc", "tcp"),
+        help="only these protocols (repeatable); a narrowed run is not a certification",
+    )
+    group.addoption(
+        "--conformance-report",
+        metavar="PATH",
+        default=None,
+        help="write the certification as JSON to PATH and as Markdown to PATH with .md",
+    )
+    group.addoption(
+        "--scenario-timeout",
+        type=_timeout,
+        default=60.0,
+        metavar="SECONDS",
+        help="deadline of one scenario; a transport call blocked past it fails the scenario (default 60)",
+    )
+    parser.addini(
+        "conformance_contracts",
+        type="bool",
+        default=True,
+        help="add the conformance contracts when --transport is given (benchmarks turn this off)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    names = config.getoption("transport")
+    if not names or not config.getini("conformance_contracts"):
+        return
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    from .session import ConformanceSession
+
+    config.pluginmanager.register(ConformanceSession(config, names), "tea-conformance-session")
+
+
+def pytest_report_header(config: pytest.Config) -> Any:
+    session = config.pluginmanager.get_plugin("tea-conformance-session")
+    return None if session is None else session.header()

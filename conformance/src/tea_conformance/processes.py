@@ -1,0 +1,224 @@
+"""Scenario parts that run in other processes: real subscribers and publishers elsewhere,
+and checks that could crash the process running them.
+
+Children are started with the "spawn" method on every platform (as on Windows and
+macOS), get the transport by its name, and report through a pipe. Every wait in
+parent and child has a deadline; a child that outlives it is killed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import threading
+import time
+from multiprocessing.connection import Connection, wait
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from tea_transports import Transport, TransportClosedError, TransportConfig, TransportTimeoutError, transport_class
+
+from .expect import expect_equal, send_all
+from .harness import PROBE, QUANTUM_MS, ConformanceFailure, Harness, fresh_address, private_workdir
+
+__all__ = [
+    "Child",
+    "close_during_receive",
+    "remote_fan_out",
+    "start_publisher",
+    "start_subscriber",
+    "sync_remote",
+]
+
+_spawn = multiprocessing.get_context("spawn")
+
+
+def _make(name: str, pattern: str, protocol: str, options: Dict[str, Any]) -> Transport:
+    config = TransportConfig(transport_type=name, protocol=protocol, pattern=pattern, options=options)
+    return transport_class(name, pattern)(config)
+
+
+# -- in the child ---------------------------------------------------------------------------
+
+
+def _subscriber_main(conn: Connection, spec: Tuple[str, str, str], address: str, count: int, prefix: bytes) -> None:
+    deadline = time.monotonic() + 60
+    sub = _make(*spec, {"receive_timeout": QUANTUM_MS, "subscribe_filter": prefix})
+    try:
+        sub.connect(address)
+        synced = False
+        got: List[bytes] = []
+        while len(got) < count and time.monotonic() < deadline:
+            try:
+                message = sub.receive()
+            except TransportTimeoutError:
+                continue
+            if not synced:
+                conn.send(("synced", None))
+                synced = True
+            if not message.endswith(PROBE):
+                got.append(message)
+        conn.send(("done", got))
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        sub.close()
+
+
+def _publisher_main(conn: Connection, spec: Tuple[str, str, str], address: str, messages: List[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    pub = _make(*spec, {})
+    try:
+        pub.bind(address)
+        conn.send(("bound", pub.endpoint))
+        while not conn.poll(QUANTUM_MS / 1000):  # probes until the parent has received one
+            if time.monotonic() > deadline:
+                raise TimeoutError("the parent never confirmed a probe")
+            pub.send(PROBE)
+        conn.recv()
+        for message in messages:
+            pub.send(message)
+        conn.send(("sent", len(messages)))
+        conn.poll(30)  # stay up until the parent has everything
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        pub.close()
+
+
+def _close_during_receive_main(conn: Connection, spec: Tuple[str, str, str], rounds: int) -> None:
+    name, pattern, protocol = spec
+    workdir = private_workdir() if protocol == "ipc" else None
+    outcomes: List[str] = []
+    try:
+        for _ in range(rounds):
+            pub = _make(name, pattern, protocol, {})
+            sub = _make(name, pattern, protocol, {})  # no receive_timeout: blocks until closed
+            try:
+                pub.bind(fresh_address(protocol, workdir))
+                sub.connect(str(pub.endpoint))
+                outcomes.append(_one_close(sub))
+            finally:
+                sub.close()
+                pub.close()
+        conn.send(("done", outcomes))
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _one_close(sub: Transport) -> str:
+    result: List[str] = []
+    entered = threading.Event()
+
+    def receive() -> None:
+        entered.set()
+        try:
+            sub.receive()
+            result.append("returned a message")
+        except TransportClosedError:
+            result.append("closed")
+        except Exception as exc:
+            result.append(f"{type(exc).__name__}: {exc}")
+
+    thread = threading.Thread(target=receive, daemon=True)
+    thread.start()
+    entered.wait(5)
+    # whether receive() is already waiting or not yet, it must end with the closed error
+    sub.close()
+    thread.join(5)
+    return result[0] if result else "hung: receive() did not return within 5 s of close()"
+
+
+# -- in the parent --------------------------------------------------------------------------
+
+
+class Child:
+    """A spawned child process and the parent's end of its pipe."""
+
+    def __init__(self, target: Any, args: Sequence[Any]) -> None:
+        self.conn, child_conn = _spawn.Pipe()
+        self.process = _spawn.Process(target=target, args=(child_conn, *args), daemon=True)
+        self.process.start()
+        child_conn.close()
+
+    def expect(self, kind: str, harness: Harness) -> Any:
+        """Wait for the child's next report; it must be ``kind``."""
+        if not self.conn.poll(max(0.0, harness.remaining())):
+            raise ConformanceFailure(f"a child process sent no {kind!r} report before the deadline")
+        try:
+            got, value = self.conn.recv()
+        except EOFError:
+            self.process.join(5)
+            raise ConformanceFailure(
+                f"a child process died (exit code {self.process.exitcode}) before reporting {kind!r}"
+            ) from None
+        if got == "error":
+            raise ConformanceFailure(f"in a child process: {value}")
+        if got != kind:
+            raise ConformanceFailure(f"a child process reported {got!r}, expected {kind!r}")
+        return value
+
+    def stop(self) -> None:
+        self.conn.close()
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
+def spec_of(harness: Harness) -> Tuple[str, str, str]:
+    return (harness.target.name, harness.pattern, harness.protocol)
+
+
+def start_subscriber(harness: Harness, address: str, count: int, prefix: bytes = b"") -> Child:
+    return Child(_subscriber_main, (spec_of(harness), address, count, prefix))
+
+
+def start_publisher(harness: Harness, address: str, messages: List[bytes]) -> Child:
+    return Child(_publisher_main, (spec_of(harness), address, messages))
+
+
+def wait_all(children: Sequence[Child], kind: str, harness: Harness) -> List[Any]:
+    """Collect one ``kind`` report from each child, in order."""
+    return [child.expect(kind, harness) for child in children]
+
+
+def sync_remote(harness: Harness, pub: Transport, children: Sequence[Child], prefixes: Sequence[bytes] = (b"",)) -> None:
+    """Probe (under each of ``prefixes``) until every child subscriber has received a probe."""
+    pending = {child.conn: child for child in children}
+    while pending:
+        if harness.expired():
+            raise ConformanceFailure(f"{len(pending)} subscriber process(es) never received a probe")
+        for prefix in prefixes:
+            pub.send(prefix + PROBE)
+        for conn in wait(list(pending), timeout=QUANTUM_MS / 1000):
+            pending.pop(conn).expect("synced", harness)  # type: ignore[call-overload]
+
+
+def close_during_receive(harness: Harness, rounds: int) -> Tuple[Optional[int], List[str]]:
+    """Run the close-while-receiving check in a child; return its exit code and outcomes."""
+    child = Child(_close_during_receive_main, (spec_of(harness), rounds))
+    try:
+        outcomes: List[str] = child.expect("done", harness)
+    except ConformanceFailure:
+        child.stop()
+        raise
+    child.stop()
+    return child.process.exitcode, outcomes
+
+
+def remote_fan_out(h: Harness, prefixes: List[bytes], messages: List[bytes]) -> None:
+    """Publish ``messages`` here to one subscriber process per prefix; check what each got."""
+    pub = h.publisher()
+    expected = [[m for m in messages if m.startswith(p)] for p in prefixes]
+    children = [start_subscriber(h, str(pub.endpoint), len(e), p) for p, e in zip(prefixes, expected)]
+    try:
+        sync_remote(h, pub, children, sorted(set(prefixes)))
+        send_all(pub, messages)
+        for prefix, want, got in zip(prefixes, expected, wait_all(children, "done", h)):
+            expect_equal(got, want, f"the subscriber process filtering {prefix!r}")
+    finally:
+        for child in children:
+            child.stop()
