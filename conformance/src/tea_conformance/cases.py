@@ -39,7 +39,8 @@ class Case:
         """Why this case does not apply, or None if it must run."""
         scenario, capabilities = self.scenario, self.target.cls.capabilities
         if not scenario.platform_applies(platform):
-            return f"not applicable on this platform ({platform}); it runs on {', '.join(scenario.platforms or ())}"
+            runs_on = ", ".join(scenario.platforms or ())
+            return f"not applicable on this platform ({platform}); it runs on {runs_on}"
         if self.target.pattern_for(scenario.patterns) is None:
             return (
                 f"needs pattern {' or '.join(sorted(scenario.patterns))}; the transport declares "

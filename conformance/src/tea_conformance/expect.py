@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, Tuple
+from typing import Any, Callable, List, Sequence, Tuple, Type, Union
 
 from tea_transports import Transport
 
 from .harness import ConformanceFailure, Harness
 
+ExceptionKinds = Union[Type[BaseException], Tuple[Type[BaseException], ...]]
 
 #: the most messages a contract sends in one burst without reading: half the default
 #: high_water_mark, since in drop mode a burst past the mark may legitimately lose messages
@@ -63,17 +64,19 @@ def expect_equal(got: Sequence[bytes], expected: Sequence[bytes], who: str = "th
     )
 
 
-def expect_raises(kinds: Any, call: Any, what: str) -> BaseException:
+def expect_raises(kinds: ExceptionKinds, call: Callable[[], object], what: str) -> BaseException:
     """Run ``call`` and require it to raise one of ``kinds``."""
     try:
         call()
     except kinds as exc:
         return exc
     except Exception as exc:
-        raise ConformanceFailure(f"{what} raised {type(exc).__name__}: {exc}, expected {_names(kinds)}") from exc
+        raise ConformanceFailure(
+            f"{what} raised {type(exc).__name__}: {exc}, expected {_names(kinds)}"
+        ) from exc
     raise ConformanceFailure(f"{what} did not raise; expected {_names(kinds)}")
 
 
-def _names(kinds: Any) -> str:
+def _names(kinds: ExceptionKinds) -> str:
     kinds = kinds if isinstance(kinds, tuple) else (kinds,)
     return " or ".join(k.__name__ for k in kinds)

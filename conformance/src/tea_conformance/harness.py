@@ -9,6 +9,7 @@ subscribers skip any probe still in flight. Every wait is bounded: receives use 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -16,6 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, List, Optional, Sequence, Type
 
@@ -96,16 +98,12 @@ class Harness:
 
     def close_all(self) -> None:
         for transport in self.transports:
-            try:
+            with suppress(Exception):  # a faulty transport must not hide the scenario's verdict
                 transport.close()
-            except Exception:  # a faulty transport must not hide the scenario's verdict
-                pass
         if self._workdir:
             for name in os.listdir(self._workdir):
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(os.path.join(self._workdir, name))
-                except OSError:
-                    pass
             os.rmdir(self._workdir)
             self._workdir = None
 
@@ -128,7 +126,9 @@ class Harness:
 
     # -- synchronisation and collection -------------------------------------------------
 
-    def sync(self, pub: Transport, subs: Sequence[Transport], prefixes: Optional[Sequence[bytes]] = None) -> None:
+    def sync(
+        self, pub: Transport, subs: Sequence[Transport], prefixes: Optional[Sequence[bytes]] = None
+    ) -> None:
         """Send probes until every subscriber has received one (its subscription is live)."""
         prefixes = list(prefixes or [b""] * len(subs))
         waiting = dict(enumerate(subs))

@@ -1,7 +1,7 @@
 """The pytest plugin: ``pytest --transport=NAME`` certifies a transport.
 
-Inert unless ``--transport`` is given: it then adds one test item per case (scenario ×
-transport × protocol) to whatever else pytest collected, and ends the run with a
+Inert unless ``--transport`` is given: it then adds one test item per case (scenario,
+transport, protocol) to whatever else pytest collected, and ends the run with a
 certification summary. Heavy imports wait for ``pytest_configure``.
 """
 

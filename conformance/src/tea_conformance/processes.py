@@ -15,7 +15,13 @@ import time
 from multiprocessing.connection import Connection, wait
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from tea_transports import Transport, TransportClosedError, TransportConfig, TransportTimeoutError, transport_class
+from tea_transports import (
+    Transport,
+    TransportClosedError,
+    TransportConfig,
+    TransportTimeoutError,
+    transport_class,
+)
 
 from .expect import expect_equal, send_all
 from .harness import PROBE, QUANTUM_MS, ConformanceFailure, Harness, fresh_address, private_workdir
@@ -40,7 +46,9 @@ def _make(name: str, pattern: str, protocol: str, options: Dict[str, Any]) -> Tr
 # -- in the child ---------------------------------------------------------------------------
 
 
-def _subscriber_main(conn: Connection, spec: Tuple[str, str, str], address: str, count: int, prefix: bytes) -> None:
+def _subscriber_main(
+    conn: Connection, spec: Tuple[str, str, str], address: str, count: int, prefix: bytes
+) -> None:
     deadline = time.monotonic() + 60
     sub = _make(*spec, {"receive_timeout": QUANTUM_MS, "subscribe_filter": prefix})
     try:
@@ -64,7 +72,9 @@ def _subscriber_main(conn: Connection, spec: Tuple[str, str, str], address: str,
         sub.close()
 
 
-def _publisher_main(conn: Connection, spec: Tuple[str, str, str], address: str, messages: List[bytes]) -> None:
+def _publisher_main(
+    conn: Connection, spec: Tuple[str, str, str], address: str, messages: List[bytes]
+) -> None:
     deadline = time.monotonic() + 60
     pub = _make(*spec, {})
     try:
@@ -185,7 +195,9 @@ def wait_all(children: Sequence[Child], kind: str, harness: Harness) -> List[Any
     return [child.expect(kind, harness) for child in children]
 
 
-def sync_remote(harness: Harness, pub: Transport, children: Sequence[Child], prefixes: Sequence[bytes] = (b"",)) -> None:
+def sync_remote(
+    harness: Harness, pub: Transport, children: Sequence[Child], prefixes: Sequence[bytes] = (b"",)
+) -> None:
     """Probe (under each of ``prefixes``) until every child subscriber has received a probe."""
     pending = {child.conn: child for child in children}
     while pending:

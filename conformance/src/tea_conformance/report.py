@@ -178,8 +178,11 @@ def _cell(text: str) -> str:
 def write_reports(reports: Sequence[TransportReport], path: Path) -> Tuple[Path, Path]:
     """Write ``path`` (JSON) and ``path`` with suffix .md (Markdown)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"suite": "tea-conformance", "suite_version": SUITE_VERSION,
-               "transports": [asdict(r) for r in reports]}
+    payload = {
+        "suite": "tea-conformance",
+        "suite_version": SUITE_VERSION,
+        "transports": [asdict(r) for r in reports],
+    }
     path.write_text(json.dumps(payload, indent=2) + "\n")
     md_path = path.with_suffix(".md")
     md_path.write_text(render_markdown(reports))
@@ -197,9 +200,13 @@ def compare(documents: Iterable[Dict[str, Any]]) -> str:
         for r in column["results"]:
             outcome.setdefault((r["scenario_id"], r["protocol"]), {})[i] = r["outcome"]
     order = {s.id: n for n, s in enumerate(CATALOGUE)}
-    header = "| scenario | protocol | " + " | ".join(f"{c['transport']} ({c['platform']})" for c in columns) + " |"
+    header = (
+        "| scenario | protocol | " + " | ".join(f"{c['transport']} ({c['platform']})" for c in columns) + " |"
+    )
     lines = [header, "|---|---|" + "---|" * len(columns)]
-    for (scenario_id, protocol), cells in sorted(outcome.items(), key=lambda kv: (order.get(kv[0][0], 999), kv[0][1])):
+    for (scenario_id, protocol), cells in sorted(
+        outcome.items(), key=lambda kv: (order.get(kv[0][0], 999), kv[0][1])
+    ):
         row = " | ".join(cells.get(i, "—") for i in range(len(columns)))
         lines.append(f"| {scenario_id} | {protocol} | {row} |")
     lines += ["", "| verdict | | " + " | ".join(c["verdict"] for c in columns) + " |"]

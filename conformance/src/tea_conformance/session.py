@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 import pytest
 from tea_transports import TransportError, transport_class
@@ -79,7 +79,12 @@ class ConformanceSession:
                 name=case.name,
                 callobj=functools.partial(_run_case, case, self.timeout),
             )
-            for marker in (scenario.ac.lower(), scenario.priority.lower(), scenario.level, scenario.grade.lower()):
+            for marker in (
+                scenario.ac.lower(),
+                scenario.priority.lower(),
+                scenario.level,
+                scenario.grade.lower(),
+            ):
                 item.add_marker(marker)
             if scenario.reference_only:
                 item.add_marker("reference_only")
@@ -92,7 +97,7 @@ class ConformanceSession:
         key = next((value for name, value in report.user_properties if name == _PROPERTY), None)
         if key is None:
             return
-        scenario_id, transport, protocol = key
+        scenario_id, transport, protocol = cast(Tuple[str, str, str], key)
         result = self.results.setdefault(report.nodeid, CaseResult(scenario_id, transport, protocol))
         result.duration += report.duration
         if report.skipped:
@@ -150,7 +155,7 @@ def _skip_reason(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         reason = str(longrepr[2])
-        return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+        return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
     return str(longrepr)
 
 

@@ -272,12 +272,9 @@ class Transport(ABC):
 
     def _unsupported(self, operation: str, feature: str) -> UnsupportedOperationError:
         return UnsupportedOperationError(
-            f"{type(self).__name__} does not offer {operation}: "
-            f"its capabilities do not include {feature!r}"
+            f"{type(self).__name__} does not offer {operation}: its capabilities do not include {feature!r}"
         )
 
     def _closed_error(self, operation: str) -> TransportClosedError:
         where = f" on {self.endpoint}" if self.endpoint else ""
-        return TransportClosedError(
-            f"cannot {operation}{where}: the transport is closed; create a new one"
-        )
+        return TransportClosedError(f"cannot {operation}{where}: the transport is closed; create a new one")

@@ -80,8 +80,7 @@ def transport_class(name: str, pattern: str = "direct") -> Type[Transport]:
     if isinstance(entry, Mapping):
         if pattern not in entry:
             raise ConfigurationError(
-                f"transport {name!r} does not offer pattern {pattern!r}; "
-                f"it offers {', '.join(sorted(entry))}"
+                f"transport {name!r} does not offer pattern {pattern!r}; it offers {', '.join(sorted(entry))}"
             )
         entry = entry[pattern]
     return _load(name, entry)
@@ -124,7 +123,7 @@ def _load_entry_points() -> None:
         group = (
             eps.select(group=ENTRY_POINT_GROUP)  # Python >= 3.10
             if hasattr(eps, "select")
-            else eps.get(ENTRY_POINT_GROUP, ())  # type: ignore[attr-defined]
+            else eps.get(ENTRY_POINT_GROUP, ())  # type: ignore[attr-defined,unused-ignore]
         )
         for ep in group:
             _registry.setdefault(ep.name, ep.value)

@@ -70,8 +70,7 @@ def _int(options: Mapping[str, Any], key: str, default: int, *, minimum: int) ->
     # bool is an int subclass, but high_water_mark=True is a mistake, not a 1
     if not isinstance(value, int) or isinstance(value, bool):
         raise ConfigurationError(
-            f"option {key!r} must be an integer >= {minimum}, got {value!r} "
-            f"({type(value).__name__})"
+            f"option {key!r} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})"
         )
     if value < minimum:
         raise ConfigurationError(f"option {key!r} must be >= {minimum}, got {value}")

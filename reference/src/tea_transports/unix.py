@@ -19,6 +19,7 @@ again by mistake.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -277,10 +278,8 @@ class UnixPipeTransport(Transport):
             if unclaimed >= 0:
                 os.close(unclaimed)
         if self._fifo_path is not None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._fifo_path)
-            except FileNotFoundError:
-                pass
 
     def __del__(self) -> None:
         super().__del__()

@@ -7,16 +7,18 @@ have been filtered out would already have arrived before it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tea_transports import Transport
 
+from ..expect import expect_equal, send_all
 from ..harness import PROBE, ConformanceFailure, Harness
 from . import contract
-from ..expect import expect_equal, send_all
 
 _TRAFFIC = [b"metrics.cpu 0.5", b"logs hello", b"metric", b"metricsX", b"", b"alerts!", b"metrics"]
 
 
-def _filtered(h: Harness, filters: object) -> tuple[Transport, Transport]:
+def _filtered(h: Harness, filters: Any) -> tuple[Transport, Transport]:
     pub = h.publisher()
     sub = h.subscriber(pub, subscribe_filter=filters)
     first = filters[0] if isinstance(filters, list) else filters
@@ -49,9 +51,14 @@ def metrics_subscriber(h: Harness) -> None:
     traffic = [m for i in range(50) for m in (b"metrics.%d" % i, b"logs.%d" % i, b"events.%d" % i)]
     send_all(pub, traffic)
     pub.send(b"metrics:fence")
-    expect_equal(h.collect_until(metrics, b"metrics:fence"), [m for m in traffic if m.startswith(b"metrics")],
-                 "the 'metrics' subscriber")
-    expect_equal(h.collect(everything, len(traffic) + 1), traffic + [b"metrics:fence"], "the unfiltered subscriber")
+    expect_equal(
+        h.collect_until(metrics, b"metrics:fence"),
+        [m for m in traffic if m.startswith(b"metrics")],
+        "the 'metrics' subscriber",
+    )
+    expect_equal(
+        h.collect(everything, len(traffic) + 1), [*traffic, b"metrics:fence"], "the unfiltered subscriber"
+    )
 
 
 @contract("INT-007")
@@ -64,8 +71,11 @@ def filter_changes_after_connect(h: Harness) -> None:
     traffic = [m for i in range(20) for m in (b"metrics.%d" % i, b"logs.%d" % i)]
     send_all(pub, traffic)
     pub.send(b"logs:fence")
-    expect_equal(h.collect_until(sub, b"logs:fence"), [m for m in traffic if m.startswith(b"logs")],
-                 "the subscriber after subscribe(b'logs') and unsubscribe(b'metrics')")
+    expect_equal(
+        h.collect_until(sub, b"logs:fence"),
+        [m for m in traffic if m.startswith(b"logs")],
+        "the subscriber after subscribe(b'logs') and unsubscribe(b'metrics')",
+    )
 
 
 @contract("CONF-INT-003")
@@ -76,14 +86,20 @@ def several_filters_then_unsubscribe(h: Harness) -> None:
     traffic = [m for i in range(10) for m in (b"a.%d" % i, b"b.%d" % i, b"c.%d" % i, b"d.%d" % i)]
     send_all(pub, traffic)
     pub.send(b"a.fence")
-    expect_equal(h.collect_until(sub, b"a.fence"), [m for m in traffic if not m.startswith(b"d.")],
-                 "the subscriber to a., b. and c.")
+    expect_equal(
+        h.collect_until(sub, b"a.fence"),
+        [m for m in traffic if not m.startswith(b"d.")],
+        "the subscriber to a., b. and c.",
+    )
     sub.unsubscribe(b"b.")
     _until_unsubscribed(h, pub, sub, b"b.", b"a.")
     send_all(pub, traffic)
     pub.send(b"a.fence")
-    expect_equal(h.collect_until(sub, b"a.fence"), [m for m in traffic if m[:2] in (b"a.", b"c.")],
-                 "the subscriber after unsubscribe(b'b.')")
+    expect_equal(
+        h.collect_until(sub, b"a.fence"),
+        [m for m in traffic if m[:2] in (b"a.", b"c.")],
+        "the subscriber after unsubscribe(b'b.')",
+    )
 
 
 def _until_unsubscribed(h: Harness, pub: Transport, sub: Transport, gone: bytes, kept: bytes) -> None:
@@ -101,7 +117,9 @@ def _until_unsubscribed(h: Harness, pub: Transport, sub: Transport, gone: bytes,
             message = h.try_receive(sub)
             if message is None:
                 if h.expired():
-                    raise ConformanceFailure(f"the {kept!r} subscription stopped working after unsubscribe({gone!r})")
+                    raise ConformanceFailure(
+                        f"the {kept!r} subscription stopped working after unsubscribe({gone!r})"
+                    )
                 continue
             if message == gone + b"#%d" % round_no:
                 seen_gone = True
@@ -109,4 +127,3 @@ def _until_unsubscribed(h: Harness, pub: Transport, sub: Transport, gone: bytes,
                 break
         if not seen_gone:
             return
-

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import List
+from typing import Any, List
 
 from tea_transports import NOBLOCK, TransportTimeoutError
 
+from ..expect import BURST, STALL_PAYLOAD, expect_equal, linked, numbered, send_all, stall_burst
 from ..harness import PROBE, ConformanceFailure, Harness
 from . import contract
-from ..expect import BURST, STALL_PAYLOAD, expect_equal, linked, numbered, send_all, stall_burst
 
 _STALL_MESSAGES = 20_000
 
 
-def _stall(h: Harness, **options: object) -> List[bytes]:
+def _stall(h: Harness, **options: Any) -> List[bytes]:
     """Publish a burst to a subscriber that does not read; return what it gets afterwards."""
     pub, (sub,) = linked(h, high_water_mark=10, **options)
     stall_burst(pub, _STALL_MESSAGES)
@@ -71,13 +71,15 @@ def warns_on_high_water_mark(h: Harness) -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     try:
-        pub, (sub,) = linked(h, high_water_mark=10)
+        pub, (_sub,) = linked(h, high_water_mark=10)
         stall_burst(pub, 5000)
     finally:
         root.removeHandler(handler)
     warnings = [r for r in handler.records if r.levelno >= logging.WARNING]
     if not warnings:
-        raise ConformanceFailure("no WARNING was logged while a stalled subscriber was at the high water mark")
+        raise ConformanceFailure(
+            "no WARNING was logged while a stalled subscriber was at the high water mark"
+        )
     if len(warnings) > 100:
         raise ConformanceFailure(f"{len(warnings)} WARNINGs for one stall: the warning must be rate limited")
     text = warnings[0].getMessage()
@@ -105,7 +107,10 @@ def stats_report_traffic(h: Harness) -> None:
     checks = {
         "publisher messages_sent": (after_pub.messages_sent - before_pub.messages_sent, 100),
         "publisher bytes_sent": (after_pub.bytes_sent - before_pub.bytes_sent, sum(map(len, messages))),
-        "subscriber messages_received": (after_sub.messages_received - before_sub.messages_received, returned),
+        "subscriber messages_received": (
+            after_sub.messages_received - before_sub.messages_received,
+            returned,
+        ),
     }
     wrong = {k: v for k, v in checks.items() if v[0] != v[1]}
     if wrong:
@@ -113,7 +118,9 @@ def stats_report_traffic(h: Harness) -> None:
     if (after_pub.role, after_sub.role) != ("publisher", "subscriber"):
         raise ConformanceFailure(f"get_stats().role is {after_pub.role!r}/{after_sub.role!r}")
     if after_pub.subscriptions is not None and after_pub.subscriptions < 1:
-        raise ConformanceFailure(f"the publisher reports {after_pub.subscriptions} subscriptions with one connected")
+        raise ConformanceFailure(
+            f"the publisher reports {after_pub.subscriptions} subscriptions with one connected"
+        )
     stalled = h.subscriber(pub, high_water_mark=10)
     h.sync(pub, [stalled])
     stall_burst(pub, 5000)
@@ -132,8 +139,11 @@ def block_mode_is_lossless(h: Harness) -> None:
         raise ConformanceFailure("50,000 sends to a stalled subscriber never blocked in block mode")
     except TransportTimeoutError:
         pass
-    expect_equal(h.collect(sub, accepted), [b"%06d" % i + STALL_PAYLOAD for i in range(accepted)],
-                 "the stalled subscriber, once resumed (every accepted message)")
+    expect_equal(
+        h.collect(sub, accepted),
+        [b"%06d" % i + STALL_PAYLOAD for i in range(accepted)],
+        "the stalled subscriber, once resumed (every accepted message)",
+    )
     messages = numbered(20_000)
     received: List[List[bytes]] = []
     reader = threading.Thread(target=lambda: received.append(h.collect(sub, len(messages))), daemon=True)
@@ -164,4 +174,6 @@ def linger_delivers_on_close(h: Harness) -> None:
     messages = numbered(BURST)
     send_all(pub, messages)
     pub.close()
-    expect_equal(h.collect(sub, len(messages)), messages, "the subscriber after the publisher closed with linger")
+    expect_equal(
+        h.collect(sub, len(messages)), messages, "the subscriber after the publisher closed with linger"
+    )

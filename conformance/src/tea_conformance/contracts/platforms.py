@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import List
 
+from ..expect import BURST, expect_equal, linked, numbered, send_all
 from ..harness import ConformanceFailure, Harness
 from ..processes import remote_fan_out, start_publisher
 from . import contract
-from ..expect import BURST, expect_equal, linked, numbered, send_all
 
 
 @contract("INT-009")

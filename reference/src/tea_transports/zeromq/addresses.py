@@ -17,6 +17,7 @@ where ipc is unavailable (Windows wheels) it falls back to inproc.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -117,7 +118,9 @@ def check_ipc_free(address: str, path: str) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(mode):
-        raise AddressInUseError(f"cannot bind {address!r}: {path} exists and is not a socket; pick another path")
+        raise AddressInUseError(
+            f"cannot bind {address!r}: {path} exists and is not a socket; pick another path"
+        )
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
@@ -138,10 +141,8 @@ def private_ipc_dir() -> str:
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     uid = os.getuid() if hasattr(os, "getuid") else 0
     path = os.path.join(base, f"tea-{uid}")
-    try:
+    with contextlib.suppress(FileExistsError):
         os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid or info.st_mode & 0o077:
         raise AddressError(

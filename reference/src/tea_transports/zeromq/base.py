@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import math
 import os
 import socket
 import threading
@@ -61,8 +63,16 @@ def translate_error(exc: zmq.ZMQError, operation: str, address: Optional[str]) -
             f"cannot {operation}{where}: the address is already in use; "
             f"close the other endpoint or pick another address"
         )
-    if code in (errno.EINVAL, errno.EPROTONOSUPPORT, errno.ENODEV, errno.ENOENT,
-                errno.ENAMETOOLONG, errno.EADDRNOTAVAIL, errno.EACCES, zmq.ENOCOMPATPROTO):
+    if code in (
+        errno.EINVAL,
+        errno.EPROTONOSUPPORT,
+        errno.ENODEV,
+        errno.ENOENT,
+        errno.ENAMETOOLONG,
+        errno.EADDRNOTAVAIL,
+        errno.EACCES,
+        zmq.ENOCOMPATPROTO,
+    ):
         return AddressError(f"cannot {operation}{where}: {exc.strerror}; check the address")
     if code == errno.EAGAIN:
         return TransportTimeoutError(f"cannot {operation}{where}: it would block; retry later")
@@ -133,7 +143,7 @@ class ZeroMQTransport(Transport):
         scheme, rest = validate_address(address, operation)
         if scheme == "ipc" and role == "publisher":
             check_ipc_free(address, rest)
-        sock = self.context().socket(kind)
+        sock: zmq.Socket[Any] = self.context().socket(kind)
         self._wake_r, self._wake_w = socket.socketpair()
         try:
             self._configure(sock, role)
@@ -189,7 +199,7 @@ class ZeroMQTransport(Transport):
         :raises TransportClosedError: ``close()`` was called meanwhile.
         :raises TransportTimeoutError: the deadline passed.
         """
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic()) * 1000
+        timeout = None if deadline is None else math.ceil(max(0.0, deadline - time.monotonic()) * 1000)
         ready = poller.poll(timeout)
         if self._closed:
             raise self._closed_error(operation)
@@ -226,7 +236,5 @@ class ZeroMQTransport(Transport):
         # libzmq leaves the socket file behind; the path is ours (check_ipc_free), so tidy up
         path = self._ipc_path
         if path and not path.startswith("@"):
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(path)
-            except OSError:
-                pass

@@ -222,7 +222,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         while True:
             self._wait(self._poll_in, deadline, "receive")
             try:
-                return sock.recv(_NOBLOCK)  # type: ignore[no-any-return]
+                return bytes(sock.recv(_NOBLOCK))
             except zmq.Again:
                 continue
 
