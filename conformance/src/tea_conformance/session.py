@@ -72,6 +72,7 @@ class ConformanceSession:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: List[pytest.Item]) -> None:
         module = pytest.Module.from_parent(session, path=Path(contracts.__file__), nodeid="tea-conformance")
+        added: List[pytest.Item] = []
         for case in self.cases:
             scenario = case.scenario
             item = pytest.Function.from_parent(
@@ -89,7 +90,11 @@ class ConformanceSession:
             if scenario.reference_only:
                 item.add_marker("reference_only")
             item.user_properties.append((_PROPERTY, (scenario.id, case.target.name, case.protocol)))
-            items.append(item)
+            added.append(item)
+        items.extend(added)
+        # so "collected N items" counts the cases
+        report = pytest.CollectReport(module.nodeid, "passed", None, added)
+        self.config.hook.pytest_collectreport(report=report)
 
     # -- outcomes -----------------------------------------------------------------------
 

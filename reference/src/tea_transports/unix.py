@@ -44,7 +44,8 @@ __all__ = ["UnixPipeTransport"]
 _HEADER = struct.Struct(">I")
 _READ_CHUNK = 1 << 16
 
-# inproc://NAME -> read end of the pipe, until a consumer takes it
+# inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
+# stays reserved until the producer closes
 _inproc_pipes: Dict[str, int] = {}
 _inproc_lock = threading.Lock()
 
@@ -109,14 +110,15 @@ class UnixPipeTransport(Transport):
             self._fifo_path = target
             # O_RDWR: opening never waits for a reader, and writes never raise EPIPE
             write_fd = os.open(target, os.O_RDWR | os.O_NONBLOCK)
-        os.set_blocking(write_fd, False)
         self._start("publisher", write_fd, address)
 
     def connect(self, address: str) -> None:
         scheme, target = self._open_check("connect", address)
         if scheme == "inproc":
             with _inproc_lock:
-                read_fd = _inproc_pipes.pop(target, -1)
+                read_fd = _inproc_pipes.get(target, -1)
+                if read_fd >= 0:
+                    _inproc_pipes[target] = -1
             if read_fd < 0:
                 raise AddressError(
                     f"cannot connect to {address}: no pipe is bound there, or its consumer "
@@ -154,6 +156,7 @@ class UnixPipeTransport(Transport):
         return scheme, target
 
     def _start(self, role: str, fd: int, address: str) -> None:
+        os.set_blocking(fd, False)  # every wait happens in poll(), where close() can end it
         self._fd = fd
         self._role = role
         self.endpoint = address

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from contextlib import suppress
 
 from tea_transports import AddressInUseError, TransportError
@@ -78,8 +79,11 @@ def payloads_intact(h: Harness) -> None:
     rng = random.Random(20260108)
     payloads = [b"", bytes(range(256)), bytes(range(255, -1, -1)), rng.randbytes(1 << 20)]
     payloads += [bytes([value]) for value in range(256)]
-    send_all(pub, payloads)
+    # sent from a thread: a transport with backpressure (a pipe) may block until we read
+    sender = threading.Thread(target=send_all, args=(pub, payloads), daemon=True)
+    sender.start()
     got = h.collect(subs[0], len(payloads), "payload")
+    sender.join(max(0.0, h.remaining()))
     for i, (received, sent) in enumerate(zip(got, payloads)):
         if received != sent:
             where = next(

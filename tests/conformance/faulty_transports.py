@@ -1,0 +1,143 @@
+"""Deliberately faulty transports: each breaks one contract, and the scenario meant to
+catch it must fail. They are the reference with one defect each, so every other
+behaviour stays correct and the failure points at the defect alone."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import zmq
+from tea_transports import TransportConfig
+from tea_transports.zeromq import ZeroMQPubSubTransport
+
+
+class DropsMessage(ZeroMQPubSubTransport):
+    """Silently loses every 37th message."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self._count = getattr(self, "_count", 0) + 1
+        return len(data) if self._count % 37 == 0 else super().send(data, flags)
+
+
+class Reorders(ZeroMQPubSubTransport):
+    """Swaps each pair of consecutive messages."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        held = getattr(self, "_held", None)
+        if held is None:
+            self._held = bytes(data)
+            return len(data)
+        self._held = None
+        super().send(data, flags)
+        super().send(held, flags)
+        return len(data)
+
+
+class Duplicates(ZeroMQPubSubTransport):
+    """Delivers every message twice."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        super().send(data, flags)
+        return super().send(data, flags)
+
+
+class IgnoresFilter(ZeroMQPubSubTransport):
+    """Subscribes to everything whatever subscribe_filter says."""
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        self._filters = [b""]
+        super()._configure(sock, role)
+
+
+class CorruptsByte(ZeroMQPubSubTransport):
+    """Flips one bit in the middle of every message longer than 100 bytes."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        payload = bytearray(data)
+        if len(payload) > 100:
+            payload[len(payload) // 2] ^= 0x01
+        super().send(bytes(payload), flags)
+        return len(data)
+
+
+class BlocksInDropMode(ZeroMQPubSubTransport):
+    """Waits for a slow subscriber although on_hwm is "drop"."""
+
+    def __init__(self, config: TransportConfig) -> None:
+        super().__init__(config)
+        self._block = True
+
+
+class UnboundedQueue(ZeroMQPubSubTransport):
+    """Ignores high_water_mark: queues without limit (SNDHWM = RCVHWM = 0)."""
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        super()._configure(sock, role)
+        sock.setsockopt(zmq.SNDHWM, 0)
+        sock.setsockopt(zmq.RCVHWM, 0)
+
+
+class IgnoresLinger(ZeroMQPubSubTransport):
+    """Ignores linger: every socket lingers forever (LINGER -1)."""
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        super()._configure(sock, role)
+        sock.setsockopt(zmq.LINGER, -1)
+
+
+class NeverWarns(ZeroMQPubSubTransport):
+    """Counts high-water-mark events but never logs a warning."""
+
+    def bind(self, address: str) -> None:
+        super().bind(address)
+        assert self._warning is not None
+        self._warning.record = lambda: None  # type: ignore[method-assign]
+
+
+class IsConnectedLies(ZeroMQPubSubTransport):
+    """Reports is_connected True whatever the state."""
+
+    @property
+    def is_connected(self) -> bool:
+        return True
+
+    def __del__(self) -> None:  # it would warn on every instance
+        pass
+
+
+_leaked: List[Any] = []
+
+
+class CloseLeaks(ZeroMQPubSubTransport):
+    """close() forgets the socket without closing it."""
+
+    def close(self) -> None:
+        _leaked.append(self._socket)
+        self._socket = None
+        self._closed = True
+
+
+class WorksAfterClose(ZeroMQPubSubTransport):
+    """send() after close() pretends to succeed."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        if self._closed:
+            return len(data)
+        return super().send(data, flags)
+
+
+#: faulty transport -> the scenario meant to catch it
+CAUGHT_BY: Dict[str, str] = {
+    "DropsMessage": "TEA-STREAM-002.2-INT-002",
+    "Reorders": "TEA-STREAM-002.2-INT-004",
+    "Duplicates": "TEA-STREAM-002.2-INT-002",
+    "IgnoresFilter": "TEA-STREAM-002.2-UNIT-010",
+    "CorruptsByte": "TEA-CONF-INT-002",
+    "BlocksInDropMode": "TEA-CONF-INT-005",
+    "UnboundedQueue": "TEA-STREAM-002.2-INT-008",
+    "IgnoresLinger": "TEA-STREAM-002.2-UNIT-013",
+    "NeverWarns": "TEA-STREAM-002.2-UNIT-015",
+    "IsConnectedLies": "TEA-CONF-UNIT-003",
+    "CloseLeaks": "TEA-CONF-UNIT-009",
+    "WorksAfterClose": "TEA-CONF-UNIT-005",
+}

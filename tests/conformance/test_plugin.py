@@ -1,0 +1,124 @@
+"""The plugin itself, run through pytester: inert without --transport, certifies the
+reference and the pipe transport, and fails each faulty transport on its scenario."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from faulty_transports import CAUGHT_BY
+
+HERE = Path(__file__).parent
+
+pytestmark = pytest.mark.usefixtures("faulty_on_path")
+
+
+@pytest.fixture
+def faulty_on_path(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # spawned child processes import the faulty transports too
+    pytester.syspathinsert(HERE)
+    pytester.syspathinsert()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+
+
+def test_inert_without_transport_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_one():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*TEA conformance*")
+    result.stdout.no_fnmatch_line("tea-conformance: *")
+
+
+def test_unknown_transport_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--transport=no-such-transport")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no transport is registered as 'no-such-transport'; known: *unix*zeromq*"])
+
+
+def test_selection_by_id_and_marker(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
+        "--transport=zeromq", "-k", "TEA-STREAM-002.2-UNIT-011 or TEA-STREAM-002.2-UNIT-012"
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*verdict: INCOMPLETE*"])
+    result = pytester.runpytest("--transport=zeromq", "-m", "ac1 and p0")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("faulty", sorted(CAUGHT_BY))
+def test_faulty_transport_fails_its_scenario(pytester: pytest.Pytester, faulty: str) -> None:
+    scenario = CAUGHT_BY[faulty]
+    result = pytester.runpytest(
+        f"--transport=faulty_transports:{faulty}",
+        "-k",
+        scenario,
+        "--protocol=inproc",
+        "--protocol=ipc",
+        "--scenario-timeout=5",
+    )
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) >= 1, result.stdout.str()
+    result.stdout.fnmatch_lines([f"*FAILED {scenario}*", "*verdict: *"])
+    result.stdout.no_fnmatch_line("*verdict: CERTIFIED*")
+
+
+@pytest.mark.parametrize("faulty", sorted(set(CAUGHT_BY.values())))
+def test_reference_passes_the_scenarios_that_catch_faults(pytester: pytest.Pytester, faulty: str) -> None:
+    result = pytester.runpytest("--transport=zeromq", "-k", faulty, "--protocol=inproc", "--protocol=ipc")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) >= 1 and "failed" not in outcomes, result.stdout.str()
+
+
+def test_pipe_transport_passes_every_scenario_it_declares(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    report = tmp_path / "unix.json"
+    result = pytester.runpytest("--transport=unix", f"--conformance-report={report}")
+    outcomes = result.parseoutcomes()
+    assert "failed" not in outcomes, result.stdout.str()
+    document = json.loads(report.read_text())
+    (unix,) = document["transports"]
+    assert unix["verdict"] == "CERTIFIED", unix["verdict"]
+    passed = {r["scenario_id"] for r in unix["results"] if r["outcome"] == "passed"}
+    assert {"TEA-STREAM-002.2-INT-002", "TEA-STREAM-002.2-INT-004", "TEA-CONF-INT-002"} <= passed
+    not_applicable = {r["scenario_id"] for r in unix["results"] if r["outcome"] == "not applicable"}
+    assert "TEA-STREAM-002.2-INT-003" in not_applicable  # fan-out needs pub_sub
+    assert (tmp_path / "unix.md").read_text().startswith("# Conformance of `unix`")
+
+
+def test_two_transports_side_by_side_and_compare(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    report = tmp_path / "both.json"
+    result = pytester.runpytest(
+        "--transport=zeromq", "--transport=unix", "-k", "INT-002", f"--conformance-report={report}"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*zeromq (tea_transports.zeromq.pubsub.ZeroMQPubSubTransport*",
+            "*unix (tea_transports.unix.UnixPipeTransport*",
+        ]
+    )
+    from tea_conformance.report import main
+
+    assert main(["compare", str(report)]) == 0
+
+
+def test_a_hung_transport_fails_instead_of_hanging(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        hangs="""
+from tea_transports.zeromq import ZeroMQPubSubTransport
+import threading
+
+class Hangs(ZeroMQPubSubTransport):
+    def receive(self, size=4096, flags=0):
+        threading.Event().wait(3600)
+"""
+    )
+    result = pytester.runpytest(
+        "--transport=hangs:Hangs",
+        "-k",
+        "TEA-STREAM-002.2-INT-001",
+        "--protocol=inproc",
+        "--scenario-timeout=1",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*did not finish within 1 s*"])
