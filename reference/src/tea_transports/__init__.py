@@ -4,9 +4,7 @@
 first use and needs the ``zeromq`` extra (``pip install 'tea-transports[zeromq]'``).
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from .base import (
     NOBLOCK,
@@ -41,7 +39,7 @@ from .factory import (
 from .options import StandardOptions
 from .unix import UnixPipeTransport
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from .zeromq import ZeroMQPubSubTransport
 
 __version__ = "0.1.0"
@@ -78,7 +76,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name == "ZeroMQPubSubTransport":  # lazy: needs pyzmq
         return transport_class("zeromq", "pub_sub")
     raise AttributeError(f"module 'tea_transports' has no attribute {name!r}")

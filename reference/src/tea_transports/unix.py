@@ -65,7 +65,8 @@ class UnixPipeTransport(Transport):
         self._role: Optional[str] = None
         self._fifo_path: Optional[str] = None
         self._inproc_name: Optional[str] = None
-        self._buffer = bytearray()
+        self._buffer = bytearray()  # received bytes not yet returned as messages
+        self._pending = memoryview(b"")  # the unwritten tail of the last message sent
         self._closed = False
         self._io_lock = threading.Lock()  # held by send/receive; close() waits for it
         self._close_lock = threading.Lock()
@@ -164,28 +165,37 @@ class UnixPipeTransport(Transport):
     # -- messages -----------------------------------------------------------------------
 
     def send(self, data: BytesLike, flags: int = 0) -> int:
+        """Send one framed message. A timeout means no byte of it was written; once its
+        first byte is in the pipe the message counts as sent, and a tail that did not fit
+        is written before the next message (or dropped by ``close()``)."""
         payload = check_payload(data)
         noblock = check_flags(flags)
         with self._io_lock:
             self._check_role("send", "publisher")
-            frame = _HEADER.pack(len(payload)) + payload
             deadline = _deadline(0 if noblock else self.options.send_timeout)
-            view = memoryview(frame)
-            while view:
-                try:
-                    written = os.write(self._fd, view)
-                except BlockingIOError:
-                    if len(view) == len(frame):  # nothing of this message written yet
-                        self._wait(select.POLLOUT, deadline, "send")
-                    else:  # finish the frame, or the stream would lose its framing
-                        self._wait(select.POLLOUT, None, "send")
-                    continue
-                except OSError as exc:
-                    raise self._io_error("send", exc) from exc
-                view = view[written:]
+            self._write_pending(deadline)  # the tail of an earlier message
+            frame = memoryview(_HEADER.pack(len(payload)) + payload)
+            self._pending = frame
+            try:
+                self._write_pending(deadline)
+            except TransportTimeoutError:
+                if len(self._pending) == len(frame):  # nothing written: not sent
+                    self._pending = memoryview(b"")
+                    raise
         self._sent[0] += 1
         self._sent[1] += len(payload)
         return len(payload)
+
+    def _write_pending(self, deadline: Optional[float]) -> None:
+        while self._pending:
+            try:
+                written = os.write(self._fd, self._pending)
+            except BlockingIOError:
+                self._wait(select.POLLOUT, deadline, "send")
+                continue
+            except OSError as exc:
+                raise self._io_error("send", exc) from exc
+            self._pending = self._pending[written:]
 
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
         noblock = check_flags(flags)

@@ -1,0 +1,158 @@
+"""Story 002.1's contract: TransportConfig, options, errors, the public face, the factory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import tea_transports
+from tea_transports import (
+    ConfigurationError,
+    OptionalDependencyError,
+    Transport,
+    TransportConfig,
+    TransportError,
+    UnixPipeTransport,
+    UnknownTransportError,
+    create_transport,
+    register_transport,
+    transport_class,
+)
+
+
+def test_all_is_exact() -> None:
+    public = {name for name in dir(tea_transports) if not name.startswith("_")}
+    modules = {"base", "errors", "factory", "options", "unix", "zeromq"}
+    assert set(tea_transports.__all__) - {"__version__", "ZeroMQPubSubTransport"} == public - modules
+    for name in tea_transports.__all__:
+        assert getattr(tea_transports, name) is not None
+
+
+def test_import_does_not_import_zmq() -> None:
+    code = "import sys, tea_transports; assert 'zmq' not in sys.modules, 'zmq imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_missing_pyzmq_is_a_clear_error_at_creation() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["zmq"] = None  # what an environment without pyzmq looks like to import
+        from tea_transports import TransportConfig, create_transport, OptionalDependencyError
+        try:
+            create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
+        except OptionalDependencyError as exc:
+            print(exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "pip install 'tea-transports[zeromq]'" in out.stdout
+    assert issubclass(OptionalDependencyError, TransportError)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [("protocol", "udp", "'ipc', 'tcp', 'inproc'"), ("pattern", "fanout", "'direct', 'pub_sub'")],
+)
+def test_invalid_config_names_field_and_allowed_values(field: str, value: str, allowed: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{field} must be one of {allowed}.*got '{value}'"):
+        TransportConfig(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"high_water_mark": -1}, "'high_water_mark' must be >= 0"),
+        ({"high_water_mark": "10"}, "'high_water_mark' must be an integer"),
+        ({"high_water_mark": True}, "'high_water_mark' must be an integer"),
+        ({"linger": -2}, "'linger' must be >= -1"),
+        ({"receive_timeout": 1.5}, "'receive_timeout' must be an integer"),
+        ({"on_hwm": "wait"}, "'on_hwm' must be one of 'drop', 'block'"),
+        ({"subscribe_filter": 3}, "prefix must be bytes or str"),
+        ({"subscribe_filter": []}, "empty list"),
+    ],
+)
+def test_invalid_options(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        TransportConfig(options=options)
+
+
+def test_options_are_not_shared() -> None:
+    mine = {"linger": 5}
+    a, b = TransportConfig(options=mine), TransportConfig()
+    a.options["linger"] = 7
+    assert mine == {"linger": 5}
+    assert b.options == {}
+    assert TransportConfig().options is not TransportConfig().options
+
+
+def test_defaults() -> None:
+    config = TransportConfig()
+    assert (config.transport_type, config.protocol, config.pattern) == ("unix", "ipc", "direct")
+    options = UnixPipeTransport(config).options
+    assert (options.high_water_mark, options.linger, options.subscribe_filter) == (1000, 1000, (b"",))
+
+
+def test_unknown_option_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match="does not know option.*heigh_water_mark; known: .*high_water_mark"):
+        UnixPipeTransport(TransportConfig(options={"heigh_water_mark": 1}))
+
+
+def test_unsupported_pattern_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="does not support pattern 'pub_sub'"):
+        UnixPipeTransport(TransportConfig(pattern="pub_sub"))
+
+
+def test_factory_dispatch() -> None:
+    assert type(create_transport(TransportConfig())) is UnixPipeTransport
+    pubsub = transport_class("zeromq", "pub_sub")
+    assert pubsub.__name__ == "ZeroMQPubSubTransport"
+    assert tea_transports.ZeroMQPubSubTransport is pubsub
+    with pytest.raises(ConfigurationError, match="'zeromq' does not offer pattern 'push_pull'; it offers pub_sub"):
+        create_transport(TransportConfig(transport_type="zeromq", pattern="push_pull"))
+
+
+def test_unknown_name_lists_known_ones() -> None:
+    with pytest.raises(UnknownTransportError, match="no transport is registered as 'nope'; known: .*unix.*zeromq"):
+        create_transport(TransportConfig(transport_type="nope"))
+
+
+def test_module_class_spec_and_registry_conflicts() -> None:
+    cls = transport_class("tea_transports.unix:UnixPipeTransport")
+    assert cls is UnixPipeTransport
+    register_transport("test-pipe", UnixPipeTransport)
+    register_transport("test-pipe", UnixPipeTransport)  # the same again is fine
+    with pytest.raises(ConfigurationError, match="already registered"):
+        register_transport("test-pipe", "tea_transports.zeromq.pubsub:ZeroMQPubSubTransport")
+    register_transport("test-pipe", "tea_transports.unix:UnixPipeTransport", replace=True)
+    assert transport_class("test-pipe") is UnixPipeTransport
+    with pytest.raises(UnknownTransportError, match="no module 'no_such_module'"):
+        transport_class("no_such_module:Thing")
+    with pytest.raises(UnknownTransportError, match="not a Transport subclass"):
+        transport_class("tea_transports.base:TransportConfig")
+
+
+def test_entry_point_transports_are_found(tmp_path: Path) -> None:
+    dist = tmp_path / "acme_transport-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-transport\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[tea_transports.transports]\nacme = tea_transports.unix:UnixPipeTransport\n"
+    )
+    code = (
+        "from tea_transports import available_transports, transport_class, UnixPipeTransport\n"
+        "assert 'acme' in available_transports()\n"
+        "assert transport_class('acme') is UnixPipeTransport\n"
+    )
+    env = {"PYTHONPATH": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env={**__import__("os").environ, **env})
+
+
+def test_abstract_members_declare_their_errors() -> None:
+    for name in ("bind", "connect", "send", "receive"):
+        doc = getattr(Transport, name).__doc__
+        assert ":raises TransportClosedError:" in doc, name
+    assert Transport.__abstractmethods__ == {"bind", "connect", "send", "receive", "close", "is_connected"}
