@@ -97,7 +97,9 @@ def test_defaults() -> None:
 
 
 def test_unknown_option_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match="does not know option.*heigh_water_mark; known: .*high_water_mark"):
+    with pytest.raises(
+        ConfigurationError, match="does not know option.*heigh_water_mark; known: .*high_water_mark"
+    ):
         UnixPipeTransport(TransportConfig(options={"heigh_water_mark": 1}))
 
 
@@ -111,12 +113,16 @@ def test_factory_dispatch() -> None:
     pubsub = transport_class("zeromq", "pub_sub")
     assert pubsub.__name__ == "ZeroMQPubSubTransport"
     assert tea_transports.ZeroMQPubSubTransport is pubsub
-    with pytest.raises(ConfigurationError, match="'zeromq' does not offer pattern 'push_pull'; it offers pub_sub"):
+    with pytest.raises(
+        ConfigurationError, match="'zeromq' does not offer pattern 'push_pull'; it offers pub_sub"
+    ):
         create_transport(TransportConfig(transport_type="zeromq", pattern="push_pull"))
 
 
 def test_unknown_name_lists_known_ones() -> None:
-    with pytest.raises(UnknownTransportError, match="no transport is registered as 'nope'; known: .*unix.*zeromq"):
+    with pytest.raises(
+        UnknownTransportError, match="no transport is registered as 'nope'; known: .*unix.*zeromq"
+    ):
         create_transport(TransportConfig(transport_type="nope"))
 
 
@@ -148,7 +154,9 @@ def test_entry_point_transports_are_found(tmp_path: Path) -> None:
         "assert transport_class('acme') is UnixPipeTransport\n"
     )
     env = {"PYTHONPATH": str(tmp_path)}
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env={**__import__("os").environ, **env})
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, timeout=60, env={**__import__("os").environ, **env}
+    )
 
 
 def test_abstract_members_declare_their_errors() -> None:

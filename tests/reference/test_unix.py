@@ -99,7 +99,7 @@ def test_writer_gone_is_end_of_stream(inproc_pair) -> None:  # type: ignore[no-u
 
 
 def test_timeouts_and_noblock(inproc_pair) -> None:  # type: ignore[no-untyped-def]
-    writer, reader = inproc_pair
+    _writer, reader = inproc_pair
     with pytest.raises(TransportTimeoutError):
         reader.receive(flags=NOBLOCK)
     quick = pipe(receive_timeout=20)
@@ -158,7 +158,7 @@ def test_close_from_another_thread_ends_receive(round_: int) -> None:
 
 
 def test_roles_and_closed_state(inproc_pair) -> None:  # type: ignore[no-untyped-def]
-    writer, reader = inproc_pair
+    writer, _reader = inproc_pair
     with pytest.raises(TransportStateError, match="call connect"):
         writer.receive()
     with pytest.raises(TransportStateError, match="already the publisher"):

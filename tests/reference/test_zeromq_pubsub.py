@@ -1,0 +1,361 @@
+"""The reference ZeroMQ PUB/SUB transport, on real sockets over inproc, ipc and tcp."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+from typing import Any, Callable, List
+
+import pytest
+import zmq
+import zmq.auth
+from tea_transports import (
+    AddressError,
+    AddressInUseError,
+    ConfigurationError,
+    TransportClosedError,
+    TransportTimeoutError,
+)
+from tea_transports.zeromq import LOGGER_NAME, local_endpoint, private_ipc_dir
+from tea_transports.zeromq.base import translate_error
+from tea_transports.zeromq.diagnostics import SlowSubscriberWarning
+
+PROTOCOLS = ["inproc", "ipc", "tcp"]
+Make = Callable[..., Any]
+
+
+def linked(make: Make, address: str, subscribers: int = 1, **options: Any) -> tuple[Any, List[Any]]:
+    pub = make(**options)
+    pub.bind(address)
+    subs = [make(receive_timeout=5000, **options) for _ in range(subscribers)]
+    for sub in subs:
+        sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(subscribers, timeout=5)
+    return pub, subs
+
+
+# -- the story's reference-only scenarios ----------------------------------------------------
+
+
+def test_TEA_STREAM_002_2_UNIT_005_bind_makes_an_xpub(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("inproc://unit-005")
+    assert pub.socket_type == zmq.XPUB
+
+
+def test_TEA_STREAM_002_2_UNIT_006_connect_makes_a_sub(zmq_transport: Make) -> None:
+    sub = zmq_transport()
+    sub.connect("tcp://127.0.0.1:1")
+    assert sub.socket_type == zmq.SUB
+
+
+def test_TEA_STREAM_002_2_UNIT_011_012_hwm_on_both_sides(zmq_transport: Make) -> None:
+    pub, (sub,) = linked(zmq_transport, "inproc://unit-011", high_water_mark=77)
+    assert pub.socket_option(zmq.SNDHWM) == 77
+    assert sub.socket_option(zmq.RCVHWM) == 77
+
+
+def test_TEA_STREAM_002_2_UNIT_013_014_linger(zmq_transport: Make) -> None:
+    default, custom = zmq_transport(), zmq_transport(linger=0)
+    default.bind("inproc://unit-013a")
+    custom.bind("inproc://unit-013b")
+    assert (default.socket_option(zmq.LINGER), custom.socket_option(zmq.LINGER)) == (1000, 0)
+
+
+def test_TEA_STREAM_002_2_UNIT_016_failed_bind_leaves_no_socket(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        other = zmq_transport()
+        with pytest.raises(AddressInUseError, match=r"already in use.*pick another address"):
+            other.bind(pub.endpoint)
+        assert other.is_connected is False
+        other.close()
+    assert len(os.listdir("/proc/self/fd")) <= before + 1  # libzmq reaps sockets asynchronously
+
+
+def test_TEA_STREAM_002_2_UNIT_017_one_context(zmq_transport: Make) -> None:
+    a, b = zmq_transport(), zmq_transport()
+    assert a.context() is b.context() is zmq.Context.instance()
+
+
+# -- fan-out, filters, order, interop --------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_fan_out_in_order(zmq_transport: Make, address: Callable[[str], str], protocol: str) -> None:
+    pub, subs = linked(zmq_transport, address(protocol), subscribers=3)
+    messages = [b"%05d" % i for i in range(300)]
+    for m in messages:
+        pub.send(m)
+    for sub in subs:
+        assert [sub.receive() for _ in messages] == messages
+    stats = pub.get_stats()
+    assert (stats.subscriptions, stats.messages_sent, stats.hwm_reached) == (3, 300, 0)
+
+
+def test_filters_and_resubscribe(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("inproc://filters")
+    sub = zmq_transport(subscribe_filter=["metrics", b"alerts"], receive_timeout=5000)
+    sub.connect("inproc://filters")
+    assert pub.wait_for_subscribers(2, timeout=5) == 2  # one per prefix
+    sub.subscribe("logs")
+    sub.subscribe("logs")  # once only: ZeroMQ would count it twice
+    assert pub.wait_for_subscribers(3, timeout=5) == 3
+    sub.unsubscribe(b"alerts")
+    assert sub.filters == (b"metrics", b"logs")
+    for m in (b"logs 1", b"metrics 1", b"other"):
+        pub.send(m)
+    assert [sub.receive(), sub.receive()] == [b"logs 1", b"metrics 1"]
+
+
+def test_plain_pyzmq_sub_receives_from_our_publisher(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    raw = zmq.Context.instance().socket(zmq.SUB)
+    try:
+        raw.setsockopt(zmq.SUBSCRIBE, b"")
+        raw.setsockopt(zmq.RCVTIMEO, 5000)
+        raw.connect(pub.endpoint)
+        pub.wait_for_subscribers(1, timeout=5)
+        pub.send(b"to a plain SUB")
+        assert raw.recv_multipart() == [b"to a plain SUB"]  # a single frame of our bytes
+    finally:
+        raw.close(linger=0)
+
+
+def test_our_subscriber_receives_from_a_plain_pyzmq_pub(zmq_transport: Make) -> None:
+    raw = zmq.Context.instance().socket(zmq.XPUB)  # XPUB only to know when to send
+    try:
+        port = raw.bind_to_random_port("tcp://127.0.0.1")
+        sub = zmq_transport(receive_timeout=5000)
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        assert raw.recv() == b"\x01"
+        raw.send(b"from a plain PUB")
+        assert sub.receive() == b"from a plain PUB"
+    finally:
+        raw.close(linger=0)
+
+
+# -- flow control --------------------------------------------------------------------------
+
+
+def test_block_mode_loses_nothing_with_a_slow_subscriber(zmq_transport: Make) -> None:
+    pub, (sub,) = linked(zmq_transport, "inproc://lossless", high_water_mark=10, on_hwm="block")
+    count = 100_000
+    got: List[bytes] = []
+    reader = threading.Thread(target=lambda: got.extend(sub.receive() for _ in range(count)))
+    reader.start()
+    for i in range(count):
+        pub.send(b"%06d" % i)
+    reader.join(60)
+    assert got == [b"%06d" % i for i in range(count)]
+
+
+def test_block_mode_times_out_then_delivers_in_order(zmq_transport: Make) -> None:
+    pub, (sub,) = linked(
+        zmq_transport, "inproc://block-timeout", high_water_mark=5, on_hwm="block", send_timeout=50
+    )
+    sent = 0
+    with pytest.raises(TransportTimeoutError, match="on_hwm='block'.*not sent"):
+        while sent < 1000:
+            pub.send(b"%d" % sent)
+            sent += 1
+    assert pub.get_stats().send_timeouts == 1
+    assert [sub.receive() for _ in range(sent)] == [b"%d" % i for i in range(sent)]
+
+
+def test_drop_mode_warns_once_then_rate_limits(zmq_transport: Make, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, LOGGER_NAME)
+    pub, _ = linked(zmq_transport, "inproc://warn", high_water_mark=10, hwm_warning_interval=3600)
+    for episode in range(3):
+        for i in range(1000):
+            pub.send(b"%d-%d" % (episode, i))
+    records = [r for r in caplog.records if r.name == LOGGER_NAME]
+    assert len(records) == 1
+    assert "inproc://warn" in records[0].getMessage()
+    assert "high_water_mark=10" in records[0].getMessage()
+    assert pub.get_stats().hwm_reached >= 1
+
+
+def test_warning_reports_the_running_count(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, LOGGER_NAME)
+    warning = SlowSubscriberWarning("tcp://x:1", 10, interval=0)
+    for _ in range(3):
+        warning.record()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 3
+    assert "1 more time(s) (3 in all)" in messages[-1]
+
+
+# -- closing across threads ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_close_from_another_thread_ends_a_blocked_receive(
+    zmq_transport: Make, address: Callable[[str], str], protocol: str
+) -> None:
+    for _ in range(30):
+        pub = zmq_transport()
+        pub.bind(address(protocol))
+        sub = zmq_transport()  # no receive_timeout: would wait forever
+        sub.connect(pub.endpoint)
+        outcome: List[BaseException] = []
+        entered = threading.Event()
+
+        def receive(
+            sub: Any = sub, entered: threading.Event = entered, outcome: List[BaseException] = outcome
+        ) -> None:
+            entered.set()
+            try:
+                sub.receive()
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=receive)
+        thread.start()
+        entered.wait(5)
+        sub.close()
+        thread.join(5)
+        assert not thread.is_alive()
+        assert [type(e) for e in outcome] == [TransportClosedError]
+        pub.close()
+
+
+# -- addresses -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("udp://1.2.3.4:5", "must start with tcp://"),
+        ("tcp://127.0.0.1:0", "port must be 1-65535"),
+        ("tcp://127.0.0.1:70000", "port must be 1-65535"),
+        ("tcp://:5555", "expected tcp://HOST:PORT"),
+        ("tcp://[::1:5555", "unbalanced brackets"),
+        ("ipc://*", "private path"),
+        ("ipc:///" + "x" * 200, "more than this platform's"),
+        ("inproc://", "nothing follows"),
+    ],
+)
+def test_bad_addresses_are_refused_before_zeromq(zmq_transport: Make, address: str, message: str) -> None:
+    with pytest.raises(AddressError, match=message):
+        zmq_transport().bind(address)
+
+
+def test_connect_needs_a_concrete_address(zmq_transport: Make) -> None:
+    with pytest.raises(AddressError, match="'\\*' is only for bind"):
+        zmq_transport().connect("tcp://127.0.0.1:*")
+
+
+def test_ipc_takeover_is_refused(zmq_transport: Make, ipc_dir: str) -> None:
+    first = zmq_transport()
+    first.bind(f"ipc://{ipc_dir}/taken.sock")
+    with pytest.raises(AddressInUseError, match="another endpoint is listening"):
+        zmq_transport().bind(f"ipc://{ipc_dir}/taken.sock")
+    first.close()
+    assert not os.path.exists(f"{ipc_dir}/taken.sock")
+
+
+def test_ephemeral_tcp_port_is_exposed(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    host, port = pub.endpoint.rsplit(":", 1)
+    assert host == "tcp://127.0.0.1"
+    assert 0 < int(port) < 65536
+
+
+def test_local_endpoints_live_in_a_private_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    endpoint = local_endpoint("stream-1")
+    directory = os.path.dirname(endpoint[len("ipc://") :])
+    info = os.stat(directory)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o700, os.getuid())
+    assert local_endpoint("x" * 300).endswith(".sock")  # hashed to fit the path limit
+    assert local_endpoint("w", protocol="inproc") == "inproc://tea-w"
+
+
+def test_a_directory_others_can_enter_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    squatted = tmp_path / f"tea-{os.getuid()}"
+    squatted.mkdir()
+    squatted.chmod(0o777)
+    with pytest.raises(AddressError, match="must be a directory owned by uid .* with mode 0700"):
+        private_ipc_dir()
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (zmq.EADDRINUSE, AddressInUseError),
+        (zmq.EINVAL, AddressError),
+        (zmq.EAGAIN, TransportTimeoutError),
+    ],
+)
+def test_libzmq_errors_are_translated(code: int, kind: type) -> None:
+    error = translate_error(zmq.ZMQError(code), "bind", "tcp://x:1")
+    assert isinstance(error, kind)
+    assert "tcp://x:1" in str(error)
+
+
+def test_zeromq_options_are_validated() -> None:
+    from tea_transports import TransportConfig, create_transport
+
+    with pytest.raises(ConfigurationError, match="'heartbeat_interval' must be an integer >= 0"):
+        create_transport(
+            TransportConfig(transport_type="zeromq", pattern="pub_sub", options={"heartbeat_interval": -5})
+        )
+
+
+# -- CURVE -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keys(tmp_path: Any) -> dict[str, str]:
+    allowed, other = tmp_path / "allowed", tmp_path / "other"
+    allowed.mkdir()
+    other.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(str(tmp_path), "server")
+    _client_public, client_secret = zmq.auth.create_certificates(str(allowed), "client")
+    _, stranger_secret = zmq.auth.create_certificates(str(other), "stranger")
+    return {
+        "server_public": server_public,
+        "server_secret": server_secret,
+        "allowed": str(allowed),
+        "client_secret": client_secret,
+        "stranger_secret": stranger_secret,
+    }
+
+
+def test_curve_authorised_client_receives_others_do_not(zmq_transport: Make, keys: dict[str, str]) -> None:
+    pub = zmq_transport(curve_secret_key_file=keys["server_secret"], curve_allowed_clients=keys["allowed"])
+    pub.bind("tcp://127.0.0.1:*")
+    good = zmq_transport(
+        curve_secret_key_file=keys["client_secret"],
+        curve_server_key_file=keys["server_public"],
+        receive_timeout=5000,
+    )
+    stranger = zmq_transport(
+        curve_secret_key_file=keys["stranger_secret"],
+        curve_server_key_file=keys["server_public"],
+        receive_timeout=300,
+    )
+    plain = zmq_transport(receive_timeout=300)
+    for sub in (good, stranger, plain):
+        sub.connect(pub.endpoint)
+    assert pub.wait_for_subscribers(1, timeout=5) == 1
+    pub.send(b"secret")
+    assert good.receive() == b"secret"
+    for refused in (stranger, plain):
+        with pytest.raises(TransportTimeoutError):
+            refused.receive()
+    assert pub.get_stats().subscriptions == 1  # only the authorised one got through
+
+
+def test_curve_server_without_allow_list_is_refused(zmq_transport: Make, keys: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError, match="needs 'curve_allowed_clients'"):
+        zmq_transport(curve_secret_key_file=keys["server_secret"]).bind("tcp://127.0.0.1:*")
