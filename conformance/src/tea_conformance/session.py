@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import pytest
 from tea_transports import TransportError, transport_class
@@ -93,7 +93,9 @@ class ConformanceSession:
             added.append(item)
         items.extend(added)
         # so "collected N items" counts the cases
-        report = pytest.CollectReport(module.nodeid, "passed", None, added)
+        report = pytest.CollectReport(
+            module.nodeid, "passed", None, cast(List[Union[pytest.Item, pytest.Collector]], added)
+        )
         self.config.hook.pytest_collectreport(report=report)
 
     # -- outcomes -----------------------------------------------------------------------
