@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, List, Sequence, Tuple, Type, Union
 
 from tea_transports import Transport
@@ -62,6 +63,20 @@ def expect_equal(got: Sequence[bytes], expected: Sequence[bytes], who: str = "th
         f"{who} got every message but out of order: position {first} holds {got[first]!r}, "
         f"expected {expected[first]!r}"
     )
+
+
+def expect_delivered_concurrently(
+    h: Harness, pub: Transport, sub: Transport, messages: List[bytes], who: str
+) -> None:
+    """Send ``messages`` while another thread receives them; require exact delivery."""
+    received: List[List[bytes]] = []
+    reader = threading.Thread(target=lambda: received.append(h.collect(sub, len(messages))), daemon=True)
+    reader.start()
+    send_all(pub, messages)
+    reader.join(max(0.0, h.remaining()))
+    if not received:
+        raise ConformanceFailure(f"{who} did not get all {len(messages):,} messages before the deadline")
+    expect_equal(received[0], messages, who)
 
 
 def expect_raises(kinds: ExceptionKinds, call: Callable[[], object], what: str) -> BaseException:

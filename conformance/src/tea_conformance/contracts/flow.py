@@ -9,12 +9,20 @@ far below what an unbounded queue delivers.
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any, List
 
 from tea_transports import NOBLOCK, TransportTimeoutError
 
-from ..expect import BURST, STALL_PAYLOAD, expect_equal, linked, numbered, send_all, stall_burst
+from ..expect import (
+    BURST,
+    STALL_PAYLOAD,
+    expect_delivered_concurrently,
+    expect_equal,
+    linked,
+    numbered,
+    send_all,
+    stall_burst,
+)
 from ..harness import PROBE, ConformanceFailure, Harness
 from . import contract
 
@@ -144,15 +152,7 @@ def block_mode_is_lossless(h: Harness) -> None:
         [b"%06d" % i + STALL_PAYLOAD for i in range(accepted)],
         "the stalled subscriber, once resumed (every accepted message)",
     )
-    messages = numbered(20_000)
-    received: List[List[bytes]] = []
-    reader = threading.Thread(target=lambda: received.append(h.collect(sub, len(messages))), daemon=True)
-    reader.start()
-    send_all(pub, messages)
-    reader.join(max(0.0, h.remaining()))
-    if not received:
-        raise ConformanceFailure("the slow subscriber did not get all 20,000 messages before the deadline")
-    expect_equal(received[0], messages, "the slow subscriber in block mode")
+    expect_delivered_concurrently(h, pub, sub, numbered(20_000), "the slow subscriber in block mode")
 
 
 @contract("CONF-INT-007")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from typing import List
-
-from ..expect import BURST, expect_equal, linked, numbered, send_all
+from ..expect import BURST, expect_delivered_concurrently, expect_equal, linked, numbered, send_all
 from ..harness import ConformanceFailure, Harness
 from ..processes import remote_fan_out, start_publisher
 from . import contract
@@ -30,15 +27,7 @@ def ipc_workflow_across_processes(h: Harness) -> None:
 @contract("INT-010")
 def inproc_between_threads(h: Harness) -> None:
     pub, (sub,) = linked(h)
-    messages = numbered(1000)
-    received: List[List[bytes]] = []
-    reader = threading.Thread(target=lambda: received.append(h.collect(sub, len(messages))), daemon=True)
-    reader.start()
-    send_all(pub, messages)
-    reader.join(max(0.0, h.remaining()))
-    if not received:
-        raise ConformanceFailure("the subscriber thread did not get all 1,000 messages before the deadline")
-    expect_equal(received[0], messages, "the subscriber thread")
+    expect_delivered_concurrently(h, pub, sub, numbered(1000), "the subscriber thread")
 
 
 @contract("E2E-003")
