@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, List
 
-from tea_transports import NOBLOCK, TransportTimeoutError
+from tea_transports import NOBLOCK, AddressInUseError, Transport, TransportTimeoutError
 
 from ..expect import (
     BURST,
@@ -162,10 +162,20 @@ def survives_publisher_restart(h: Harness) -> None:
     sub = h.subscriber(first)
     h.sync(first, [sub])
     first.close()
-    second = h.publisher(address)
+    # libzmq releases a closed listener asynchronously: the restart may wait for the port
+    second = h.new()
+    h.eventually(lambda: _bound(second, address), f"{address} is free again after the publisher closed")
     h.sync(second, [sub])  # the subscriber reconnected by itself
     send_all(second, numbered(10))
     expect_equal(h.collect(sub, 10), numbered(10), "the subscriber after the publisher restarted")
+
+
+def _bound(transport: Transport, address: str) -> bool:
+    try:
+        transport.bind(address)
+    except AddressInUseError:
+        return False
+    return True
 
 
 @contract("CONF-INT-008")
