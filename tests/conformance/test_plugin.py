@@ -24,7 +24,10 @@ def faulty_on_path(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_inert_without_transport_option(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_one():\n    assert 1 + 1 == 2\n")
+    # the ordinary test sees its session: only itself collected, no suite items added
+    pytester.makepyfile(
+        "def test_one(request):\n    assert [i.name for i in request.session.items] == ['test_one']\n"
+    )
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*TEA conformance*")

@@ -7,7 +7,7 @@ have been filtered out would already have arrived before it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List, Tuple
 
 from tea_transports import Transport
 
@@ -15,6 +15,7 @@ from ..expect import expect_equal, send_all
 from ..harness import PROBE, ConformanceFailure, Harness
 from . import contract
 
+_FENCE = b":fence"
 _TRAFFIC = [b"metrics.cpu 0.5", b"logs hello", b"metric", b"metricsX", b"", b"alerts!", b"metrics"]
 
 
@@ -36,10 +37,7 @@ def empty_filter_gets_everything(h: Harness) -> None:
 @contract("UNIT-010")
 def prefix_filter(h: Harness) -> None:
     pub, sub = _filtered(h, b"metrics")
-    send_all(pub, _TRAFFIC)
-    pub.send(b"metrics:fence")
-    expected = [m for m in _TRAFFIC if m.startswith(b"metrics")]
-    expect_equal(h.collect_until(sub, b"metrics:fence"), expected, "the subscriber filtering b'metrics'")
+    _expect_filtered(h, pub, sub, _TRAFFIC, (b"metrics",), "the subscriber filtering b'metrics'")
 
 
 @contract("INT-006")
@@ -49,15 +47,9 @@ def metrics_subscriber(h: Harness) -> None:
     everything = h.subscriber(pub)
     h.sync(pub, [metrics, everything], [b"metrics", b""])
     traffic = [m for i in range(50) for m in (b"metrics.%d" % i, b"logs.%d" % i, b"events.%d" % i)]
-    send_all(pub, traffic)
-    pub.send(b"metrics:fence")
+    _expect_filtered(h, pub, metrics, traffic, (b"metrics",), "the 'metrics' subscriber")
     expect_equal(
-        h.collect_until(metrics, b"metrics:fence"),
-        [m for m in traffic if m.startswith(b"metrics")],
-        "the 'metrics' subscriber",
-    )
-    expect_equal(
-        h.collect(everything, len(traffic) + 1), [*traffic, b"metrics:fence"], "the unfiltered subscriber"
+        h.collect(everything, len(traffic) + 1), [*traffic, b"metrics" + _FENCE], "the unfiltered subscriber"
     )
 
 
@@ -69,11 +61,12 @@ def filter_changes_after_connect(h: Harness) -> None:
     sub.unsubscribe(b"metrics")
     _until_unsubscribed(h, pub, sub, b"metrics", b"logs")
     traffic = [m for i in range(20) for m in (b"metrics.%d" % i, b"logs.%d" % i)]
-    send_all(pub, traffic)
-    pub.send(b"logs:fence")
-    expect_equal(
-        h.collect_until(sub, b"logs:fence"),
-        [m for m in traffic if m.startswith(b"logs")],
+    _expect_filtered(
+        h,
+        pub,
+        sub,
+        traffic,
+        (b"logs",),
         "the subscriber after subscribe(b'logs') and unsubscribe(b'metrics')",
     )
 
@@ -84,22 +77,21 @@ def several_filters_then_unsubscribe(h: Harness) -> None:
     h.sync(pub, [sub], [b"b."])
     h.sync(pub, [sub], [b"c."])
     traffic = [m for i in range(10) for m in (b"a.%d" % i, b"b.%d" % i, b"c.%d" % i, b"d.%d" % i)]
-    send_all(pub, traffic)
-    pub.send(b"a.fence")
-    expect_equal(
-        h.collect_until(sub, b"a.fence"),
-        [m for m in traffic if not m.startswith(b"d.")],
-        "the subscriber to a., b. and c.",
-    )
+    _expect_filtered(h, pub, sub, traffic, (b"a.", b"b.", b"c."), "the subscriber to a., b. and c.")
     sub.unsubscribe(b"b.")
     _until_unsubscribed(h, pub, sub, b"b.", b"a.")
+    _expect_filtered(h, pub, sub, traffic, (b"a.", b"c."), "the subscriber after unsubscribe(b'b.')")
+
+
+def _expect_filtered(
+    h: Harness, pub: Transport, sub: Transport, traffic: List[bytes], kept: Tuple[bytes, ...], who: str
+) -> None:
+    """Publish ``traffic`` and a fence under ``kept[0]``; ``sub`` must get exactly the
+    messages starting with one of ``kept``, in order, before the fence."""
     send_all(pub, traffic)
-    pub.send(b"a.fence")
-    expect_equal(
-        h.collect_until(sub, b"a.fence"),
-        [m for m in traffic if m[:2] in (b"a.", b"c.")],
-        "the subscriber after unsubscribe(b'b.')",
-    )
+    fence = kept[0] + _FENCE
+    pub.send(fence)
+    expect_equal(h.collect_until(sub, fence), [m for m in traffic if m.startswith(kept)], who)
 
 
 def _until_unsubscribed(h: Harness, pub: Transport, sub: Transport, gone: bytes, kept: bytes) -> None:
