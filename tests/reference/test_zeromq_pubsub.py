@@ -359,3 +359,25 @@ def test_curve_authorised_client_receives_others_do_not(zmq_transport: Make, key
 def test_curve_server_without_allow_list_is_refused(zmq_transport: Make, keys: dict[str, str]) -> None:
     with pytest.raises(ConfigurationError, match="needs 'curve_allowed_clients'"):
         zmq_transport(curve_secret_key_file=keys["server_secret"]).bind("tcp://127.0.0.1:*")
+
+
+# -- batches -------------------------------------------------------------------------------
+
+
+def test_send_many_and_receive_many(zmq_transport: Make) -> None:
+    pub, (sub,) = linked(zmq_transport, "inproc://batches", high_water_mark=0)
+    messages = [b"%05d" % i for i in range(5000)]
+    assert pub.send_many(messages) == 5 * 5000
+    got: List[bytes] = []
+    while len(got) < len(messages):
+        batch = sub.receive_many(700)
+        assert 1 <= len(batch) <= 700
+        got.extend(batch)
+    assert got == messages
+    assert (pub.get_stats().messages_sent, sub.get_stats().messages_received) == (5000, 5000)
+    with pytest.raises(TransportTimeoutError):
+        sub.receive_many(flags=1)
+    with pytest.raises(TypeError, match="max_messages"):
+        sub.receive_many(0)
+    with pytest.raises(TypeError, match="bytes-like"):
+        pub.send_many([b"ok", "text"])  # type: ignore[list-item]

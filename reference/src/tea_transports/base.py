@@ -10,9 +10,14 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, FrozenSet, Optional, Union
+from typing import Any, ClassVar, Dict, FrozenSet, Iterable, List, Optional, Union
 
-from .errors import ConfigurationError, TransportClosedError, UnsupportedOperationError
+from .errors import (
+    ConfigurationError,
+    TransportClosedError,
+    TransportTimeoutError,
+    UnsupportedOperationError,
+)
 from .options import STANDARD_OPTIONS, StandardOptions, parse_standard_options
 
 __all__ = [
@@ -218,6 +223,32 @@ class Transport(ABC):
     @abstractmethod
     def is_connected(self) -> bool:
         """True between a successful ``bind()``/``connect()`` and ``close()``."""
+
+    # -- batches: one call for many messages -------------------------------------------
+
+    def send_many(self, messages: Iterable[BytesLike]) -> int:
+        """Send each of ``messages`` in order, as ``send()`` would; return the bytes sent.
+
+        Transports override it to pay their per-call overhead once per batch. It raises
+        what ``send()`` raises; the messages before the failing one were sent.
+        """
+        return sum(self.send(message) for message in messages)
+
+    def receive_many(self, max_messages: int = 1024, flags: int = 0) -> List[bytes]:
+        """Wait for one message as ``receive()`` would, then return it together with
+        those already queued behind it, up to ``max_messages``, without waiting again.
+
+        It raises what ``receive()`` raises, before any message was taken.
+        """
+        if not isinstance(max_messages, int) or max_messages < 1:
+            raise TypeError(f"max_messages must be an int >= 1, got {max_messages!r}")
+        messages = [self.receive(flags=flags)]
+        while len(messages) < max_messages:
+            try:
+                messages.append(self.receive(flags=NOBLOCK))
+            except TransportTimeoutError:
+                break
+        return messages
 
     # -- optional features (see ``capabilities.features``) ------------------------------
 

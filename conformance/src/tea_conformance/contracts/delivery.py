@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 import threading
 from contextlib import suppress
+from typing import List
 
-from tea_transports import AddressInUseError, TransportError
+from tea_transports import AddressInUseError, TransportError, TransportTimeoutError
 
 from ..expect import BURST, expect_equal, linked, numbered, send_all
-from ..harness import ConformanceFailure, Harness, open_descriptors
+from ..harness import PROBE, ConformanceFailure, Harness, open_descriptors
 from ..processes import close_during_receive, remote_fan_out
 from . import contract
 
@@ -142,3 +143,22 @@ def failures_leave_nothing_open(h: Harness) -> None:
         f"descriptors return to {before} after 20 failed binds, bad sends and a receive timeout "
         f"(now {open_descriptors()})",
     )
+
+
+@contract("CONF-INT-009")
+def batches(h: Harness) -> None:
+    pub, (sub,) = linked(h)
+    messages = numbered(BURST)
+    sent = pub.send_many(messages)
+    if sent != sum(map(len, messages)):
+        raise ConformanceFailure(f"send_many() returned {sent}, not the {sum(map(len, messages))} bytes sent")
+    got: List[bytes] = []
+    while len(got) < len(messages) and not h.expired():
+        try:
+            batch = sub.receive_many(64)
+        except TransportTimeoutError:
+            continue
+        if not 1 <= len(batch) <= 64:
+            raise ConformanceFailure(f"receive_many(64) returned {len(batch)} messages")
+        got.extend(m for m in batch if not m.endswith(PROBE))
+    expect_equal(got, messages, "the subscriber using receive_many()")

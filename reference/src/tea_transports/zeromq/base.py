@@ -225,12 +225,16 @@ class ZeroMQTransport(Transport):
             self._wake_w.send(b"x")
         with self._io_lock:  # a waiting send/receive has woken and left
             sock, self._socket = self._socket, None
+            self._detach()
             if sock is not None and os.getpid() == self._pid:
                 sock.close(linger=self.options.linger)
                 self._remove_ipc_file()
             for end in (self._wake_r, self._wake_w):
                 if end is not None:
                     end.close()
+
+    def _detach(self) -> None:
+        """Forget per-role shortcuts to the socket; called under ``_io_lock`` by close()."""
 
     def _remove_ipc_file(self) -> None:
         # libzmq leaves the socket file behind; the path is ours (check_ipc_free), so tidy up
