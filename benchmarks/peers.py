@@ -1,122 +1,264 @@
-"""The two ends of a benchmark, for each contender: the reference (or any --transport)
-and raw pyzmq doing the same work.
+"""The contenders of the benchmarks, each as a publisher end and a subscriber end.
 
-A subscriber runs in its own process: it waits for the START message, then counts
-messages until END or a quiet second, and reports (messages, seconds from the first
-counted message to the last).
+* ``reference`` — the transport under test (``--transport``, default the ZeroMQ reference),
+  one ``send``/``receive`` per message;
+* ``reference-batched`` — the same transport through ``send_many``/``receive_many``;
+* ``raw-pyzmq`` — plain PUB/SUB sockets doing the same work;
+* ``pipe`` — ``UnixPipeTransport`` (one consumer: pattern "direct");
+* ``pynng`` — nng's Pub0/Sub0, another brokerless library a user might pick;
+* ``reference-slow`` — the reference with a subscriber that works ~20 us per message.
+
+Every contender synchronises the same way, so none is favoured: the publisher repeats
+START until each subscriber has seen one; data follows, then END. A subscriber counts
+the data messages and times them from the first to the last itself.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+import uuid
 from multiprocessing.connection import Connection
-from typing import Any, Callable, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 START = b"\xffSTART"
 END = b"\xffEND"
-QUIET_MS = 1000
+QUIET_S = 1.0
+TIMEOUT_MS = 100
+
+Receive = Callable[[], List[bytes]]  # what arrived within TIMEOUT_MS (maybe nothing)
 
 
-class ReferencePublisher:
-    def __init__(self, name: str, address: str, hwm: int, **options: Any) -> None:
-        from tea_transports import TransportConfig, create_transport
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
-        config = TransportConfig(
-            transport_type=name, pattern="pub_sub", options={"high_water_mark": hwm, **options}
-        )
-        self.transport = create_transport(config)
+
+def address_for(kind: str, protocol: str) -> str:
+    if protocol == "inproc":
+        return f"inproc://bench-{uuid.uuid4().hex}"
+    if protocol == "ipc":
+        return f"ipc:///tmp/bench-{uuid.uuid4().hex[:12]}"
+    return f"tcp://127.0.0.1:{free_port()}"
+
+
+# -- publishers -------------------------------------------------------------------------------
+
+
+class Publisher:
+    """``send(message)``, ``send_all(messages)``, ``endpoint``, ``close()``."""
+
+    endpoint: str
+
+    def send(self, message: bytes) -> Any:
+        raise NotImplementedError
+
+    def send_all(self, messages: List[bytes]) -> None:
+        send = self.send
+        for message in messages:
+            send(message)
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+def _transport(name: str, pattern: str, options: Dict[str, Any]) -> Any:
+    from tea_transports import TransportConfig, create_transport
+
+    return create_transport(TransportConfig(transport_type=name, pattern=pattern, options=options))
+
+
+class TransportPublisher(Publisher):
+    def __init__(self, name: str, address: str, options: Dict[str, Any], batched: bool = False) -> None:
+        pattern = "direct" if name == "unix" else "pub_sub"
+        self.transport = _transport(name, pattern, options)
         self.transport.bind(address)
         self.endpoint = str(self.transport.endpoint)
-        self.send: Callable[[bytes], Any] = self.transport.send
+        self.send = self.transport.send  # type: ignore[method-assign]
+        self.batched = batched
 
-    def wait(self, subscribers: int) -> None:
-        self.transport.wait_for_subscribers(subscribers, timeout=30)
+    def send_all(self, messages: List[bytes]) -> None:
+        if not self.batched:
+            return super().send_all(messages)
+        send_many = self.transport.send_many
+        for start in range(0, len(messages), 256):
+            send_many(messages[start : start + 256])
+        return None
 
     def close(self) -> None:
         self.transport.close()
 
 
-class RawPublisher:
-    def __init__(self, name: str, address: str, hwm: int, **options: Any) -> None:
+class RawPublisher(Publisher):
+    def __init__(self, name: str, address: str, options: Dict[str, Any], batched: bool = False) -> None:
         import zmq
 
-        self.socket = zmq.Context.instance().socket(zmq.XPUB)  # XPUB only to see subscriptions
-        self.socket.setsockopt(zmq.SNDHWM, hwm)
-        self.socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+        self.socket = zmq.Context.instance().socket(zmq.PUB)
+        self.socket.setsockopt(zmq.SNDHWM, options.get("high_water_mark", 1000))
+        self.socket.setsockopt(zmq.LINGER, 1000)
         self.socket.bind(address)
         self.endpoint = self.socket.getsockopt(zmq.LAST_ENDPOINT).decode()
-        self.send = self.socket.send
-
-    def wait(self, subscribers: int) -> None:
-        import zmq
-
-        self.socket.setsockopt(zmq.RCVTIMEO, 30_000)
-        for _ in range(subscribers):
-            self.socket.recv()
+        self.send = self.socket.send  # type: ignore[method-assign]
 
     def close(self) -> None:
-        self.socket.close(linger=0)
+        self.socket.close()
 
 
-PUBLISHERS = {"reference": ReferencePublisher, "raw-pyzmq": RawPublisher}
+class NngPublisher(Publisher):
+    def __init__(self, name: str, address: str, options: Dict[str, Any], batched: bool = False) -> None:
+        import pynng
+
+        self.socket = pynng.Pub0(listen=address)
+        self.endpoint = address
+        self.send = self.socket.send  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        self.socket.close()
 
 
-def _reference_receiver(name: str, endpoint: str, hwm: int) -> Tuple[Callable[[], bytes], Callable[[], None]]:
-    from tea_transports import TransportConfig, TransportTimeoutError, create_transport
+PUBLISHERS: Dict[str, Callable[..., Publisher]] = {
+    "reference": TransportPublisher,
+    "reference-batched": lambda *a, **k: TransportPublisher(*a, **k, batched=True),
+    "raw-pyzmq": RawPublisher,
+    "pipe": lambda name, *a, **k: TransportPublisher("unix", *a, **k),
+    "pynng": NngPublisher,
+    "reference-slow": lambda *a, **k: TransportPublisher(*a, **k, batched=True),
+}
 
-    sub = create_transport(
-        TransportConfig(
-            transport_type=name,
-            pattern="pub_sub",
-            options={"high_water_mark": hwm, "receive_timeout": QUIET_MS},
-        )
-    )
+
+# -- subscribers ------------------------------------------------------------------------------
+
+
+def _transport_receiver(
+    name: str, endpoint: str, hwm: int, batched: bool
+) -> Tuple[Receive, Callable[[], None]]:
+    from tea_transports import TransportTimeoutError
+
+    pattern = "direct" if name == "unix" else "pub_sub"
+    sub = _transport(name, pattern, {"high_water_mark": hwm, "receive_timeout": TIMEOUT_MS})
     sub.connect(endpoint)
+    many, one = sub.receive_many, sub.receive
 
-    def receive() -> bytes:
+    def receive() -> List[bytes]:
         try:
-            return sub.receive()
+            return many(4096) if batched else [one()]
         except TransportTimeoutError:
-            return END
+            return []
 
     return receive, sub.close
 
 
-def _raw_receiver(name: str, endpoint: str, hwm: int) -> Tuple[Callable[[], bytes], Callable[[], None]]:
+def _raw_receiver(name: str, endpoint: str, hwm: int, batched: bool) -> Tuple[Receive, Callable[[], None]]:
     import zmq
 
     sock = zmq.Context.instance().socket(zmq.SUB)
     sock.setsockopt(zmq.RCVHWM, hwm)
-    sock.setsockopt(zmq.RCVTIMEO, QUIET_MS)
+    sock.setsockopt(zmq.RCVTIMEO, TIMEOUT_MS)
     sock.setsockopt(zmq.SUBSCRIBE, b"")
     sock.connect(endpoint)
+    recv = sock.recv
 
-    def receive() -> bytes:
+    def receive() -> List[bytes]:
         try:
-            return sock.recv()  # type: ignore[no-any-return]
+            return [recv()]
         except zmq.Again:
-            return END
+            return []
 
     return receive, lambda: sock.close(linger=0)
 
 
-RECEIVERS = {"reference": _reference_receiver, "raw-pyzmq": _raw_receiver}
+def _nng_receiver(name: str, endpoint: str, hwm: int, batched: bool) -> Tuple[Receive, Callable[[], None]]:
+    import pynng
+
+    sock = pynng.Sub0(dial=endpoint, recv_timeout=TIMEOUT_MS, topics=b"")
+    recv = sock.recv
+
+    def receive() -> List[bytes]:
+        try:
+            return [recv()]
+        except pynng.Timeout:
+            return []
+
+    return receive, sock.close
 
 
-def subscriber_main(conn: Connection, kind: str, name: str, endpoint: str, hwm: int) -> None:
-    """Child process: count messages until END; report (count, first-to-last seconds)."""
+def _slow_receiver(name: str, endpoint: str, hwm: int) -> Tuple[Receive, Callable[[], None]]:
+    receive, close = _transport_receiver(name, endpoint, hwm, False)
+
+    def slowly() -> List[bytes]:
+        batch = receive()
+        until = time.perf_counter() + 20e-6 * len(batch)  # ~20 us of work per message
+        while time.perf_counter() < until:
+            pass
+        return batch
+
+    return slowly, close
+
+
+RECEIVERS = {
+    "reference": lambda n, e, h: _transport_receiver(n, e, h, False),
+    "reference-batched": lambda n, e, h: _transport_receiver(n, e, h, True),
+    "raw-pyzmq": lambda n, e, h: _raw_receiver(n, e, h, False),
+    "pipe": lambda n, e, h: _transport_receiver("unix", e, h, False),
+    "pynng": lambda n, e, h: _nng_receiver(n, e, h, False),
+    "reference-slow": _slow_receiver,
+}
+
+
+def subscriber_main(
+    conn: Connection, kind: str, name: str, endpoint: str, hwm: int, latency: bool = False
+) -> None:
+    """Count (or time, with ``latency``) the data between START and END; report to ``conn``.
+
+    Reports ``(count, seconds from first to last)``, or with ``latency`` the one-way
+    latencies in ns (each message starts with its send time from ``time.monotonic_ns``).
+    """
     receive, close = RECEIVERS[kind](name, endpoint, hwm)
     try:
         conn.send("ready")
-        while receive() != START:
-            pass
-        count, first, last = 0, time.perf_counter(), 0.0
-        while True:
-            message = receive()
-            if message == END:
-                break
-            count += 1
-            last = time.perf_counter()
-        conn.send((count, last - first))
+        deadline = time.monotonic() + 60
+        while START not in receive():
+            if time.monotonic() > deadline:
+                raise TimeoutError("no START arrived")
+        conn.send("started")
+        count, first, last, quiet_since = 0, 0.0, 0.0, time.monotonic()
+        latencies: List[int] = []
+        done = False
+        while not done:
+            batch = receive()
+            now = time.perf_counter()
+            if not batch:
+                if count and time.monotonic() - quiet_since > QUIET_S:
+                    break
+                if time.monotonic() > deadline + 120:
+                    break
+                continue
+            quiet_since = time.monotonic()
+            for message in batch:
+                if message == END:
+                    done = True
+                    break
+                if message == START:
+                    continue
+                if not count:
+                    first = now
+                count += 1
+                last = now
+                if latency:
+                    latencies.append(time.monotonic_ns() - int(message[:20]))
+        conn.send(latencies if latency else (count, last - first))
     finally:
         close()
+
+
+def pid_rss(pid: Optional[int] = None) -> int:
+    """Resident set size in bytes (Linux /proc; psutil elsewhere)."""
+    try:
+        with open(f"/proc/{pid or os.getpid()}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import psutil
+
+        return int(psutil.Process(pid).memory_info().rss)

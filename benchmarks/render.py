@@ -1,6 +1,9 @@
-"""Render pytest-benchmark JSON as a Markdown table of reference/raw-pyzmq ratios and a PNG.
+"""Render pytest-benchmark JSON from ``benchmarks/`` as Markdown tables and a PNG plot.
 
-python benchmarks/render.py reports/bench.json reports/
+    python benchmarks/render.py reports/bench.json reports/
+
+Writes ``bench.md`` (throughput with ratios to raw pyzmq from the same run, latency,
+fan-out, memory under a stalled subscriber, slow subscriber) and ``bench.png``.
 """
 
 from __future__ import annotations
@@ -8,35 +11,111 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
+
+Info = Dict[str, Any]
 
 
-def table(document: Dict[str, Any]) -> Tuple[str, Dict[Tuple[str, int, int], Dict[str, float]]]:
-    rates: Dict[Tuple[str, int, int], Dict[str, float]] = {}
-    for bench in document["benchmarks"]:
-        info = bench["extra_info"]
-        if "per_subscriber_msgs_per_s" not in info:
-            continue
-        key = (info["protocol"], info["size"], info["subscribers"])
-        rates.setdefault(key, {})[info["contender"]] = info["per_subscriber_msgs_per_s"]
+def _by_test(document: Dict[str, Any], test: str) -> List[Info]:
+    return [b["extra_info"] for b in document["benchmarks"] if b["name"].startswith(test) and b["extra_info"]]
+
+
+def throughput_table(rows: List[Info]) -> Tuple[str, Dict[Tuple[str, int, int], Dict[str, Info]]]:
+    cells: Dict[Tuple[str, int, int], Dict[str, Info]] = {}
+    for info in rows:
+        cells.setdefault((info["protocol"], info["size"], info["subscribers"]), {})[info["contender"]] = info
+    contenders = ["reference", "reference-batched", "pipe", "pynng"]
+    head = (
+        "| protocol | size | subs | raw pyzmq msg/s | "
+        + " | ".join(f"{c} (x raw)" for c in contenders)
+        + " |"
+    )
+    lines = [head, "|---|---:|---:|---:|" + "---:|" * len(contenders)]
+    for key in sorted(cells):
+        row = cells[key]
+        raw = row.get("raw-pyzmq", {}).get("per_subscriber_msgs_per_s", 0.0)
+        out = []
+        for contender in contenders:
+            info = row.get(contender)
+            if info is None:
+                out.append("—")
+                continue
+            rate = info["per_subscriber_msgs_per_s"]
+            ratio = f" ({rate / raw:.2f}x)" if raw else ""
+            lost = "" if info["delivered"] == 1.0 else f", {info['delivered']:.0%} delivered"
+            out.append(f"{rate:,.0f}{ratio}{lost}")
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {raw:,.0f} | " + " | ".join(out) + " |")
+    return "\n".join(lines), cells
+
+
+def latency_table(rows: List[Info]) -> str:
     lines = [
-        "| protocol | size (B) | subscribers | reference msg/s | raw pyzmq msg/s | ratio |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| protocol | contender | p50 µs | p90 µs | p99 µs | p99.9 µs |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    for (protocol, size, subs), row in sorted(rates.items()):
-        ref, raw = row.get("reference", 0.0), row.get("raw-pyzmq", 0.0)
-        ratio = f"{ref / raw:.2f}" if raw else "—"
-        lines.append(f"| {protocol} | {size} | {subs} | {ref:,.0f} | {raw:,.0f} | {ratio} |")
-    return "\n".join(lines) + "\n", rates
+    for info in sorted(rows, key=lambda i: (i["protocol"], i["contender"])):
+        lines.append(
+            f"| {info['protocol']} | {info['contender']} | {info['p50_us']:.0f} | {info['p90_us']:.0f} "
+            f"| {info['p99_us']:.0f} | {info['p99.9_us']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
-def main(source: str, out_dir: str) -> None:
-    document = json.loads(Path(source).read_text())
-    markdown, rates = table(document)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.md").write_text(markdown)
-    sys.stdout.write(markdown)
+def fan_out_table(rows: List[Info]) -> str:
+    lines = [
+        "| subscribers | contender | per subscriber msg/s | total deliveries/s |",
+        "|---:|---|---:|---:|",
+    ]
+    for info in sorted(rows, key=lambda i: (i["subscribers"], i["contender"])):
+        lines.append(
+            f"| {info['subscribers']} | {info['contender']} | {info['per_subscriber_msgs_per_s']:,.0f} "
+            f"| {info['total_deliveries_per_s']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def stall_table(rows: List[Info]) -> str:
+    lines = ["| publisher | messages offered | accepted | RSS growth MB |", "|---|---:|---:|---:|"]
+    for info in rows:
+        mode = info.get("on_hwm", "no high water mark")
+        lines.append(
+            f"| {info['contender']} (hwm {info['hwm']}, {mode}) | {info['messages']:,} "
+            f"| {info['accepted']:,} "
+            f"| {info['rss_growth'] / 1e6:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def slow_table(rows: List[Info]) -> str:
+    lines = ["| on_hwm | publisher msg/s | delivered |", "|---|---:|---:|"]
+    for info in rows:
+        lines.append(f"| {info['on_hwm']} | {info['publisher_msgs_per_s']:,.0f} | {info['delivered']:.1%} |")
+    return "\n".join(lines)
+
+
+def render(document: Dict[str, Any]) -> Tuple[str, Dict[Tuple[str, int, int], Dict[str, Info]]]:
+    throughput, cells = throughput_table(_by_test(document, "test_throughput"))
+    sections = [
+        ("Throughput per subscriber (subscribers in separate processes; inproc: threads)", throughput),
+        ("One-way latency, 64 B at 10,000 msg/s", latency_table(_by_test(document, "test_latency"))),
+        ("Fan-out, ipc, 64 B", fan_out_table(_by_test(document, "test_fan_out"))),
+        (
+            "Publisher memory with a subscriber frozen by SIGSTOP",
+            stall_table(_by_test(document, "test_memory")),
+        ),
+        (
+            "A slow subscriber (~20 µs per message), 1 KiB, hwm 100",
+            slow_table(_by_test(document, "test_slow")),
+        ),
+    ]
+    machine = document.get("machine_info", {})
+    cpu = machine.get("cpu", {})
+    head = f"Machine: {cpu.get('brand_raw', '?')}, {cpu.get('count', '?')} cores, "
+    head += f"Python {machine.get('python_version', '?')}; {document.get('datetime', '')}\n"
+    return head + "\n".join(f"\n#### {title}\n\n{table}\n" for title, table in sections), cells
+
+
+def plot(cells: Dict[Tuple[str, int, int], Dict[str, Info]], path: Path) -> None:
     try:
         import matplotlib
 
@@ -44,21 +123,34 @@ def main(source: str, out_dir: str) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    labels = [f"{p} {s}B x{n}" for p, s, n in sorted(rates)]
-    xs = range(len(labels))
-    fig, ax = plt.subplots(figsize=(10, 4))
-    for offset, contender in ((-0.2, "reference"), (0.2, "raw-pyzmq")):
-        ax.bar(
-            [x + offset for x in xs],
-            [rates[k].get(contender, 0) for k in sorted(rates)],
-            0.4,
-            label=contender,
-        )
-    ax.set_xticks(list(xs), labels, rotation=30, ha="right")
-    ax.set_ylabel("messages/s per subscriber")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, protocol in zip(axes, ("ipc", "tcp")):
+        keys = [k for k in sorted(cells) if k[0] == protocol]
+        labels = [f"{size} B x{subs}" for _, size, subs in keys]
+        for offset, contender in (
+            (-0.3, "raw-pyzmq"),
+            (-0.1, "reference"),
+            (0.1, "reference-batched"),
+            (0.3, "pynng"),
+        ):
+            values = [cells[k].get(contender, {}).get("per_subscriber_msgs_per_s", 0) for k in keys]
+            ax.bar([i + offset for i in range(len(keys))], values, 0.2, label=contender)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(keys)), labels, rotation=30, ha="right")
+        ax.set_title(f"{protocol}: messages/s per subscriber (message size x subscribers)")
+    axes[0].legend()
     fig.tight_layout()
-    fig.savefig(out / "bench.png", dpi=100)
+    fig.savefig(path, dpi=100)
+
+
+def main(source: str, out_dir: str) -> None:
+    document = json.loads(Path(source).read_text())
+    markdown, cells = render(document)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.md").write_text(markdown)
+    plot(cells, out / "bench.png")
+    sys.stdout.write(markdown)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def validate_address(address: object, role: str) -> Tuple[str, str]:
     """
     if not isinstance(address, str):
         raise TypeError(f"address must be a str such as 'tcp://127.0.0.1:5555', got {type(address).__name__}")
+    if "\0" in address:
+        raise AddressError(f"cannot {role} {address!r}: an address cannot contain a NUL character")
     scheme, sep, rest = address.partition("://")
     if not sep or scheme not in _SCHEMES:
         raise AddressError(

@@ -23,13 +23,14 @@ from collections import Counter
 from typing import Any, Iterable, List, Optional, Union
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from .._arguments import check_flags, check_payload
 from ..base import Capabilities, Feature, TransportConfig, TransportStats
 from ..errors import ConfigurationError, TransportStateError, TransportTimeoutError
 from ..options import as_prefix
 from .base import ZeroMQTransport, _protocols, translate_error
-from .diagnostics import SlowSubscriberWarning
+from .diagnostics import SlowSubscriberWarning, logger
 
 __all__ = ["ZeroMQPubSubTransport"]
 
@@ -82,6 +83,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         # acquire/release are bound once because `with lock:` costs twice as much per call
         self._publisher: Optional[zmq.Socket[Any]] = None
         self._subscriber: Optional[zmq.Socket[Any]] = None
+        self._monitor: Optional[zmq.Socket[Any]] = None
         self._acquire = self._io_lock.acquire
         self._release = self._io_lock.release
 
@@ -101,9 +103,17 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         sock = self._open(zmq.SUB, "subscriber", address)
         self._poll_in = self._poller(sock, zmq.POLLIN)
         self._subscriber = sock
+        if self.config.options.get("max_message_size") is not None:
+            # libzmq drops a connection that delivers an oversize message and does not
+            # reconnect it; watch for that, so one bad message cannot silence us for good
+            self._monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+            self._poll_in.register(self._monitor, zmq.POLLIN)
 
     def _detach(self) -> None:
-        self._publisher = self._subscriber = None
+        if self._monitor is not None and self._subscriber is not None:
+            self._subscriber.disable_monitor()
+            self._monitor.close(linger=0)
+        self._publisher = self._subscriber = self._monitor = None
 
     def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
         super()._configure(sock, role)
@@ -307,10 +317,26 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         deadline = self._deadline(self.options.receive_timeout)
         while True:
             self._wait(self._poll_in, deadline, "receive")
+            if self._monitor is not None:
+                self._reconnect_if_dropped(sock, self._monitor)
             try:
                 return bytes(sock.recv(_NOBLOCK))
             except zmq.Again:
                 continue
+
+    def _reconnect_if_dropped(self, sock: zmq.Socket[Any], monitor: zmq.Socket[Any]) -> None:
+        dropped = False
+        while monitor.poll(0):
+            dropped |= recv_monitor_message(monitor)["event"] == zmq.EVENT_DISCONNECTED
+        if dropped:
+            logger.warning(
+                "subscriber of %s: the connection dropped (a message over max_message_size=%s?); "
+                "reconnecting",
+                self.endpoint,
+                self.config.options.get("max_message_size"),
+            )
+            sock.disconnect(str(self.endpoint))
+            sock.connect(str(self.endpoint))
 
     def subscribe(self, prefix: Union[bytes, str]) -> None:
         """Also receive messages starting with ``prefix``; before connect, add to the filter."""

@@ -1,0 +1,43 @@
+"""A publisher or subscriber process for the fault tests (see actors.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+ACTORS = str(Path(__file__).with_name("actors.py"))
+
+
+class Actor:
+    """A publisher or subscriber process; `expect()` reads its next JSON report."""
+
+    def __init__(self, *args: str, prefix: Optional[List[str]] = None) -> None:
+        command = [*(prefix or []), sys.executable, ACTORS, *args]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+
+    def expect(self, event: str, timeout: float = 30) -> Dict[str, Any]:
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        assert ready, f"no {event!r} report within {timeout} s"
+        line = self.process.stdout.readline()
+        assert line, f"the actor exited ({self.process.poll()}) before reporting {event!r}"
+        report: Dict[str, Any] = json.loads(line)
+        assert report["event"] == event, report
+        return report
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        if self.process.stdout:
+            self.process.stdout.close()
