@@ -235,6 +235,7 @@ def test_close_from_another_thread_ends_a_blocked_receive(
         ("udp://1.2.3.4:5", "must start with tcp://"),
         ("tcp://127.0.0.1:0", "port must be 1-65535"),
         ("tcp://127.0.0.1:70000", "port must be 1-65535"),
+        ("tcp://127.0.0.1:\u00b2", "port must be 1-65535"),  # a digit to str.isdigit(), not to int()
         ("tcp://:5555", "expected tcp://HOST:PORT"),
         ("tcp://[::1:5555", "unbalanced brackets"),
         ("ipc://*", "private path"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import string
 import threading
+import time
 from typing import Any, Callable, Dict, List
 
 import pytest
@@ -202,11 +203,17 @@ def test_subscription_churn_cannot_grow_the_publisher(zmq_transport: Make, recor
         # its (un)subscribe messages, so the count may keep one "churn": what matters is
         # that 100,000 subscribes did not pile up
         assert pub.get_stats().subscriptions in (1, 2)
-        sub = zmq_transport(receive_timeout=5000)  # and the publisher still serves others
+        sub = zmq_transport(receive_timeout=50)  # and the publisher still serves others
         sub.connect(pub.endpoint)
-        pub.wait_for_subscribers(pub.get_stats().subscriptions + 1, timeout=10)
-        pub.send(b"still serving")
-        assert sub.receive() == b"still serving"
+        began = time.monotonic()
+        while True:  # probe until the new subscription is live (counts are unreliable here)
+            assert time.monotonic() - began < 10, "a new subscriber was never served after the flood"
+            pub.send(b"still serving")
+            try:
+                assert sub.receive() == b"still serving"
+                break
+            except TransportTimeoutError:
+                continue
         assert growth <= 10 * 1024 * 1024, (
             f"RSS grew {growth / 1e6:.1f} MB under 200,000 subscription messages"
         )

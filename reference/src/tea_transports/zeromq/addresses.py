@@ -78,7 +78,7 @@ def _check_tcp(address: str, rest: str, role: str) -> None:
         )
     if port == "*":
         return
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
+    if not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
         raise AddressError(
             f"cannot {role} {address!r}: the port must be 1-65535"
             + (" or '*' for an ephemeral port" if role == "bind" else "")
