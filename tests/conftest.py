@@ -6,9 +6,11 @@ import itertools
 import shutil
 import tempfile
 import uuid
-from typing import Any, Callable, Iterator, List
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
+import zmq.auth
 from tea_transports import Transport, TransportConfig, create_transport
 
 _ids = itertools.count()
@@ -51,3 +53,23 @@ def zmq_transport() -> Iterator[Callable[..., Any]]:
     yield make
     for transport in made:
         transport.close()
+
+
+@pytest.fixture
+def curve_keys(tmp_path: Path) -> Dict[str, str]:
+    """CURVE key files: the server's, an allowed client's, and two outsiders'."""
+    allowed, other = tmp_path / "allowed", tmp_path / "other"
+    allowed.mkdir()
+    other.mkdir()
+    server_public, server_secret = zmq.auth.create_certificates(str(tmp_path), "server")
+    _, client_secret = zmq.auth.create_certificates(str(allowed), "client")
+    _, stranger_secret = zmq.auth.create_certificates(str(other), "stranger")
+    impostor_public, _ = zmq.auth.create_certificates(str(other), "impostor")
+    return {
+        "server_public": server_public,
+        "server_secret": server_secret,
+        "allowed": str(allowed),
+        "client_secret": client_secret,
+        "stranger_secret": stranger_secret,
+        "impostor_public": impostor_public,
+    }

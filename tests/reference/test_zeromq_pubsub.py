@@ -6,7 +6,7 @@ import logging
 import os
 import stat
 import threading
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 import zmq
@@ -315,34 +315,21 @@ def test_zeromq_options_are_validated() -> None:
 # -- CURVE -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def keys(tmp_path: Any) -> dict[str, str]:
-    allowed, other = tmp_path / "allowed", tmp_path / "other"
-    allowed.mkdir()
-    other.mkdir()
-    server_public, server_secret = zmq.auth.create_certificates(str(tmp_path), "server")
-    _client_public, client_secret = zmq.auth.create_certificates(str(allowed), "client")
-    _, stranger_secret = zmq.auth.create_certificates(str(other), "stranger")
-    return {
-        "server_public": server_public,
-        "server_secret": server_secret,
-        "allowed": str(allowed),
-        "client_secret": client_secret,
-        "stranger_secret": stranger_secret,
-    }
-
-
-def test_curve_authorised_client_receives_others_do_not(zmq_transport: Make, keys: dict[str, str]) -> None:
-    pub = zmq_transport(curve_secret_key_file=keys["server_secret"], curve_allowed_clients=keys["allowed"])
+def test_curve_authorised_client_receives_others_do_not(
+    zmq_transport: Make, curve_keys: Dict[str, str]
+) -> None:
+    pub = zmq_transport(
+        curve_secret_key_file=curve_keys["server_secret"], curve_allowed_clients=curve_keys["allowed"]
+    )
     pub.bind("tcp://127.0.0.1:*")
     good = zmq_transport(
-        curve_secret_key_file=keys["client_secret"],
-        curve_server_key_file=keys["server_public"],
+        curve_secret_key_file=curve_keys["client_secret"],
+        curve_server_key_file=curve_keys["server_public"],
         receive_timeout=5000,
     )
     stranger = zmq_transport(
-        curve_secret_key_file=keys["stranger_secret"],
-        curve_server_key_file=keys["server_public"],
+        curve_secret_key_file=curve_keys["stranger_secret"],
+        curve_server_key_file=curve_keys["server_public"],
         receive_timeout=300,
     )
     plain = zmq_transport(receive_timeout=300)
@@ -357,9 +344,9 @@ def test_curve_authorised_client_receives_others_do_not(zmq_transport: Make, key
     assert pub.get_stats().subscriptions == 1  # only the authorised one got through
 
 
-def test_curve_server_without_allow_list_is_refused(zmq_transport: Make, keys: dict[str, str]) -> None:
+def test_curve_server_without_allow_list_is_refused(zmq_transport: Make, curve_keys: Dict[str, str]) -> None:
     with pytest.raises(ConfigurationError, match="needs 'curve_allowed_clients'"):
-        zmq_transport(curve_secret_key_file=keys["server_secret"]).bind("tcp://127.0.0.1:*")
+        zmq_transport(curve_secret_key_file=curve_keys["server_secret"]).bind("tcp://127.0.0.1:*")
 
 
 # -- batches -------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
-import zmq.auth
 from actor_process import Actor
 from tea_transports import AddressError, TransportTimeoutError
 from tea_transports.zeromq import private_ipc_dir
@@ -74,32 +73,18 @@ def test_a_squatted_predictable_dir_is_refused(monkeypatch: pytest.MonkeyPatch, 
         private_ipc_dir()
 
 
-@pytest.fixture
-def curve(tmp_path: Path) -> Dict[str, str]:
-    allowed, other = tmp_path / "allowed", tmp_path / "other"
-    allowed.mkdir()
-    other.mkdir()
-    server_public, server_secret = zmq.auth.create_certificates(str(tmp_path), "server")
-    _, client_secret = zmq.auth.create_certificates(str(allowed), "client")
-    impostor_public, _ = zmq.auth.create_certificates(str(other), "impostor")
-    return {
-        "server_public": server_public,
-        "server_secret": server_secret,
-        "allowed": str(allowed),
-        "client_secret": client_secret,
-        "impostor_public": impostor_public,
-    }
-
-
 def test_curve_client_with_the_wrong_server_key_receives_nothing(
-    zmq_transport: Make, curve: Dict[str, str]
+    zmq_transport: Make, curve_keys: Dict[str, str]
 ) -> None:
-    pub = zmq_transport(curve_secret_key_file=curve["server_secret"], curve_allowed_clients=curve["allowed"])
+    pub = zmq_transport(
+        curve_secret_key_file=curve_keys["server_secret"], curve_allowed_clients=curve_keys["allowed"]
+    )
     pub.bind("tcp://127.0.0.1:*")
     fooled = zmq_transport(
-        curve_secret_key_file=curve["client_secret"], curve_server_key_file=curve["impostor_public"],
+        curve_secret_key_file=curve_keys["client_secret"],
+        curve_server_key_file=curve_keys["impostor_public"],
         receive_timeout=500,
-    )  # fmt: skip
+    )
     fooled.connect(pub.endpoint)
     with pytest.raises(TransportTimeoutError):
         pub.wait_for_subscribers(1, timeout=0.5)
@@ -146,13 +131,18 @@ def two_hosts() -> Iterator[List[str]]:
             _ip("netns", "del", host)
 
 
-def test_across_hosts_with_curve(two_hosts: List[str], curve: Dict[str, str], actors: List[Actor]) -> None:
+def test_across_hosts_with_curve(
+    two_hosts: List[str], curve_keys: Dict[str, str], actors: List[Actor]
+) -> None:
     pub_host, sub_host = two_hosts
     server = json.dumps(
-        {"curve_secret_key_file": curve["server_secret"], "curve_allowed_clients": curve["allowed"]}
+        {"curve_secret_key_file": curve_keys["server_secret"], "curve_allowed_clients": curve_keys["allowed"]}
     )
     client = json.dumps(
-        {"curve_secret_key_file": curve["client_secret"], "curve_server_key_file": curve["server_public"]}
+        {
+            "curve_secret_key_file": curve_keys["client_secret"],
+            "curve_server_key_file": curve_keys["server_public"],
+        }
     )
     publisher = Actor(
         "publish", "tcp://10.231.7.1:5555", "net", server, prefix=["ip", "netns", "exec", pub_host]
