@@ -359,7 +359,7 @@ def test_send_many_and_receive_many(zmq_transport: Make) -> None:
     got: List[bytes] = []
     while len(got) < len(messages):
         batch = sub.receive_many(700)
-        assert 1 <= len(batch) <= 700
+        assert 0 < len(batch) <= 700
         got.extend(batch)
     assert got == messages
     assert (pub.get_stats().messages_sent, sub.get_stats().messages_received) == (5000, 5000)
