@@ -115,7 +115,9 @@ def render_listing(targets: Sequence[Target], fmt: str = "text") -> str:
                 for protocol, reason in found["not_applicable"].items():
                     by_reason.setdefault(reason, []).append(protocol)
                 for reason, protocols in by_reason.items():
-                    lines.append(f"  {'':<27} {target.name}: not applicable ({', '.join(protocols)}): {reason}")
+                    lines.append(
+                        f"  {'':<27} {target.name}: not applicable ({', '.join(protocols)}): {reason}"
+                    )
         lines.append("")
     return "\n".join(lines)
 
