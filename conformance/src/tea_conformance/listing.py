@@ -126,11 +126,18 @@ def _features() -> Dict[str, str]:
     return {name: value for name, value in vars(Feature).items() if name.isupper() and isinstance(value, str)}
 
 
+def _also(scenario: Scenario, feature: str) -> str:
+    others = sorted(scenario.features - {feature})
+    return f"; with {', '.join(others)}" if others else ""
+
+
 def features_table() -> str:
     """Markdown: each ``Feature``, and the scenarios declaring it turns on (from the catalogue)."""
     lines = ["| `Feature` | declaring it turns on | scenarios |", "|---|---|---|"]
     for name, value in _features().items():
         turned_on = [s for s in CATALOGUE if value in s.features]
-        cells = "<br>".join(f"{s.short_id} ({s.ac}, {s.grade}): {s.title}" for s in turned_on)
+        cells = "<br>".join(
+            f"{s.short_id} ({s.ac}, {s.grade}{_also(s, value)}): {s.title}" for s in turned_on
+        )
         lines.append(f"| `{name}` (`{value}`) | {len(turned_on)} | {cells or 'none yet'} |")
     return "\n".join(lines) + "\n"

@@ -58,7 +58,7 @@ def _cell(result: Any) -> str:
         return '<td class="o o-none">—</td>'
     outcome = str(result.outcome)
     reason = reason_text(str(result.reason))
-    duration = f' <span class="dur">{result.duration:.2f} s</span>' if result.duration else ""
+    duration = f' <span class="dur">{result.duration:.2f} s</span>' if result.duration >= 0.005 else ""
     if reason:
         body = f"<details><summary>{escape(outcome)}</summary><p>{escape(reason)}</p></details>"
     else:
