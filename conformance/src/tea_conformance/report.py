@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, List, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set
 
 from . import __version__ as SUITE_VERSION
 from .catalogue import by_id
+from .compare import compare
 from .criteria import GROUPS
 from .harness import Target
 from .provenance import capabilities_of, versions_of
@@ -26,6 +27,8 @@ __all__ = [
     "SUITE_VERSION",
     "CaseResult",
     "TransportReport",
+    "compare",
+    "main",
     "render_markdown",
     "render_terminal",
     "report_paths",
@@ -251,3 +254,14 @@ def write_reports(reports: Sequence[TransportReport], path: Path) -> List[Path]:
     for report in reports:
         paths[f"svg:{report.transport}"].write_text(render_badge(report), encoding="utf-8")
     return list(paths.values())
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``tea-conformance`` (kept here too: ``python -m tea_conformance.report compare …``)."""
+    from .cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
