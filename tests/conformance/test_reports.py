@@ -14,6 +14,7 @@ import pytest
 from tea_conformance.catalogue import CATALOGUE
 from tea_conformance.cli import main
 from tea_conformance.listing import catalogue_digest, features_table
+from tea_conformance.report import report_paths
 
 ROOT = Path(__file__).parents[2]
 # unix: INT-002 runs (inproc, ipc) and is n/a on tcp; INT-003 and UNIT-003 need pub_sub
@@ -240,3 +241,17 @@ def test_readme_feature_table_is_generated_from_the_catalogue() -> None:
     assert block.group(1) == features_table(), "README is stale: paste `tea-conformance features`"
     story = sum(s.id.startswith("TEA-STREAM") for s in CATALOGUE)
     assert f"the story's {story} scenarios and {len(CATALOGUE) - story} more" in readme
+
+
+@pytest.mark.parametrize("given", ["cert", "cert.json", "cert.md", "cert.html"])
+def test_report_names_come_from_one_stem(tmp_path: Path, given: str) -> None:
+    paths = report_paths(tmp_path / given, ["zeromq", "acme:Transport"])
+    assert [p.name for p in paths.values()] == [
+        "cert.json", "cert.md", "cert.html", "cert.zeromq.svg", "cert.acme_Transport.svg",
+    ]  # fmt: skip
+
+
+def test_report_names_in_a_directory(tmp_path: Path) -> None:
+    paths = report_paths(tmp_path, ["unix"])
+    assert {p.parent for p in paths.values()} == {tmp_path}
+    assert paths["json"].name == "conformance.json"

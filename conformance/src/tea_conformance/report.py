@@ -226,7 +226,10 @@ def _cell(text: str) -> str:
 
 def report_paths(path: Path, transports: Sequence[str]) -> Dict[str, Path]:
     """Every report's path from one stem: ``out/cert.md``, ``out/cert.json`` and ``out/cert``
-    all give ``out/cert.json``, ``.md``, ``.html`` and ``out/cert.TRANSPORT.svg``."""
+    all give ``out/cert.json``, ``.md``, ``.html`` and ``out/cert.TRANSPORT.svg``; an existing
+    directory ``out`` gives ``out/conformance.json`` and so on."""
+    if path.is_dir():  # a directory: the reports go into it
+        path = path / "conformance"
     stem = path.with_suffix("") if path.suffix.lower() in _SUFFIXES else path
     paths = {fmt: stem.with_name(f"{stem.name}.{fmt}") for fmt in ("json", "md", "html")}
     paths.update({f"svg:{t}": stem.with_name(f"{stem.name}.{_file_safe(t)}.svg") for t in transports})

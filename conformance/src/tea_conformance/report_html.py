@@ -33,7 +33,7 @@ th,td{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:lef
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border-radius:3px}
 .matrix{margin-top:16px}
 .matrix thead th{position:sticky;top:0;background:#f6f8fa}
-.group th{background:#ddf4ff;font-size:15px}
+.group th{background:#ddf4ff;font-size:15px}.group th.tally{font-size:12px;font-weight:400}
 .sid{white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}
 .title{font-weight:400;color:#1b1f24;font-family:system-ui,sans-serif;font-size:13px;white-space:normal}
 .grade{color:#57606a;font-size:11px;font-weight:400}
@@ -74,9 +74,9 @@ def _verdicts(reports: Sequence[Any]) -> List[str]:
     status_cells = []
     for r in reports:
         status = status_of(r.verdict)
+        line = f'<div class="line">{escape(r.verdict)}</div>' if r.verdict.strip() != status else ""
         status_cells.append(
-            f'<td><span class="status {status_tone(status)}">{escape(status)}</span>'
-            f'<div class="line">{escape(r.verdict)}</div></td>'
+            f'<td><span class="status {status_tone(status)}">{escape(status)}</span>{line}</td>'
         )
     rows.append("<tr><th>verdict</th>" + "".join(status_cells) + "</tr>")
     rows.append(
@@ -111,6 +111,14 @@ def _verdicts(reports: Sequence[Any]) -> List[str]:
     return rows
 
 
+def _tally(found: Dict[_Key, Any], keys: Sequence[_Key]) -> str:
+    counts: Dict[str, int] = {}
+    for key in keys:
+        outcome = str(found[key].outcome) if key in found else "not run"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return " · ".join(f"{counts[o]} {o}" for o in OUTCOMES if o in counts)
+
+
 def _matrix(reports: Sequence[Any]) -> List[str]:
     found: List[Dict[_Key, Any]] = [{(x.scenario_id, x.protocol): x for x in r.results} for r in reports]
     order = {s.id: n for n, s in enumerate(CATALOGUE)}
@@ -125,9 +133,10 @@ def _matrix(reports: Sequence[Any]) -> List[str]:
         in_group = [k for k in keys if by_id(k[0]).ac == group]
         if not in_group:
             continue
+        tallies = "".join(f'<th class="tally">{escape(_tally(f, in_group))}</th>' for f in found)
         rows.append(
-            f'<tr class="group" id="{escape(group)}"><th colspan="{2 + len(reports)}">'
-            f"{escape(group)} — {escape(title)}</th></tr>"
+            f'<tr class="group" id="{escape(group)}"><th colspan="2">'
+            f"{escape(group)} — {escape(title)}</th>{tallies}</tr>"
         )
         for scenario_id in dict.fromkeys(k[0] for k in in_group):
             scenario = by_id(scenario_id)
