@@ -255,3 +255,11 @@ def test_report_names_in_a_directory(tmp_path: Path) -> None:
     paths = report_paths(tmp_path, ["unix"])
     assert {p.parent for p in paths.values()} == {tmp_path}
     assert paths["json"].name == "conformance.json"
+
+
+def test_compare_tells_two_runs_of_one_transport_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _report(tmp_path, "a", {"TEA-STREAM-002.2-UNIT-001": "passed"})
+    assert main(["compare", str(a), str(a)]) == 0
+    assert "| | a (linux, report 1) | a (linux, report 2) |" in capsys.readouterr().out

@@ -25,8 +25,9 @@ def _cell(text: str) -> str:
 
 
 class _Column:
-    def __init__(self, transport: Dict[str, Any]) -> None:
+    def __init__(self, transport: Dict[str, Any], report: int) -> None:
         self.data = transport
+        self.report = report
         self.name = f"{transport.get('transport', '?')} ({transport.get('platform', '?')})"
 
     def get(self, key: str, default: Any = "") -> Any:
@@ -35,7 +36,11 @@ class _Column:
 
 def compare(documents: Iterable[Dict[str, Any]]) -> str:
     """Render several JSON reports side by side: one column per transport."""
-    columns = [_Column(t) for doc in documents for t in doc["transports"]]
+    columns = [_Column(t, n) for n, doc in enumerate(documents, 1) for t in doc["transports"]]
+    names = [c.name for c in columns]
+    for column in columns:  # the same transport and platform twice: say which report is which
+        if names.count(column.name) > 1:
+            column.name += f", report {column.report}"
     cells: Dict[Tuple[str, str], Dict[int, Dict[str, Any]]] = {}
     for i, column in enumerate(columns):
         for r in column.get("results", []):
