@@ -40,7 +40,7 @@ def compare(documents: Iterable[Dict[str, Any]]) -> str:
     names = [c.name for c in columns]
     for column in columns:  # the same transport and platform twice: say which report is which
         if names.count(column.name) > 1:
-            column.name += f", report {column.report}"
+            column.name = column.name[:-1] + f", report {column.report})"
     cells: Dict[Tuple[str, str], Dict[int, Dict[str, Any]]] = {}
     for i, column in enumerate(columns):
         for r in column.get("results", []):
