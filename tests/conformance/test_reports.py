@@ -11,6 +11,7 @@ from typing import Any, Dict
 
 import html5lib
 import pytest
+from tea_conformance import report_json
 from tea_conformance.catalogue import CATALOGUE
 from tea_conformance.cli import main
 from tea_conformance.listing import catalogue_digest, features_table
@@ -112,6 +113,10 @@ def test_json_report_is_versioned_and_self_describing(unix_run: Dict[str, Any]) 
     assert {"python", "tea-conformance", "tea_transports", "platform"} <= set(unix["versions"])
     assert unix["status"] == "INCOMPLETE"  # -k narrowed the run
     assert unix["group_titles"]["AC3"] == "all subscribers receive all published messages (fan-out)"
+    # every field a tool sees is documented in the schema
+    documented = set(re.findall(r'"(\w+)":', report_json.__doc__ or ""))
+    emitted = set(document) | set(unix) | {k for r in unix["results"] for k in r}
+    assert emitted - {"not applicable"} <= documented, emitted - documented
     result = next(r for r in unix["results"] if r["scenario_id"] == "TEA-STREAM-002.2-INT-003")
     assert result["title"] == "1 publisher, 3 subscribers: each gets all 100"
     assert (result["grade"], result["ac"], result["outcome"]) == ("SHALL", "AC3", "not applicable")
