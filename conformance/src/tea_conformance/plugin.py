@@ -7,7 +7,8 @@ certification summary. Heavy imports wait for ``pytest_configure``.
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, Optional
 
 import pytest
 
@@ -59,7 +60,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--conformance-report",
         metavar="PATH",
         default=None,
-        help="write the certification as JSON to PATH and as Markdown to PATH with .md",
+        help="write the certification reports named after PATH's stem, whatever its suffix: "
+        "STEM.json, STEM.md, STEM.html and a badge STEM.TRANSPORT.svg per transport",
+    )
+    group.addoption(
+        "--list-scenarios",
+        nargs="?",
+        const="text",
+        default=None,
+        choices=("text", "json"),
+        help="list the catalogue (as text, or =json) and exit; with --transport, whether each "
+        "scenario applies to it and why not",
     )
     group.addoption(
         "--scenario-timeout",
@@ -76,15 +87,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
+    fmt = config.getoption("list_scenarios")
+    if fmt is None:
+        return None
+    from .listing import render_listing
+    from .session import _resolve
+
+    names = dict.fromkeys(config.getoption("transport"))
+    sys.stdout.write(render_listing([_resolve(name) for name in names], fmt))
+    return 0
+
+
 def pytest_configure(config: pytest.Config) -> None:
     names = config.getoption("transport")
     if not names or not config.getini("conformance_contracts"):
         return
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    if config.option.verbose == 0:
+        # one line per case, so a slow or hung transport shows which scenario is running
+        config.option.verbose = 1
     from .session import ConformanceSession
 
     config.pluginmanager.register(ConformanceSession(config, names), "tea-conformance-session")
+    if getattr(config.option, "xmlpath", None):
+        from .junit import JUnitProperties
+
+        config.pluginmanager.register(JUnitProperties(config), "tea-conformance-junit")
 
 
 def pytest_report_header(config: pytest.Config) -> Any:

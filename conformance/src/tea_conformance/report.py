@@ -1,23 +1,27 @@
-"""Certification results: the verdict, the terminal summary, JSON and Markdown reports,
-and a side-by-side comparison of several JSON reports::
+"""Certification results: the verdict, the terminal summary, and the reports of a run.
 
-    python -m tea_conformance.report compare zeromq.json acme.json > comparison.md
+``write_reports`` derives every format's name from one stem: JSON (``report_json``),
+Markdown (here), HTML (``report_html``) and an SVG badge per transport (``badge``).
+Several JSON reports compare side by side with ``tea-conformance compare`` (``compare``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set
 
 from . import __version__ as SUITE_VERSION
-from .catalogue import CATALOGUE, by_id
+from .catalogue import by_id
+from .compare import compare
+from .criteria import GROUPS
 from .harness import Target
+from .provenance import capabilities_of, versions_of
+from .verdicts import profile_of, reason_text
 
 __all__ = [
     "SUITE_VERSION",
@@ -27,6 +31,7 @@ __all__ = [
     "main",
     "render_markdown",
     "render_terminal",
+    "report_paths",
     "write_reports",
 ]
 
@@ -56,6 +61,12 @@ class TransportReport:
     results: List[CaseResult] = field(default_factory=list)
     generated: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     suite_version: str = SUITE_VERSION
+    #: declared patterns, protocols and features (lists)
+    capabilities: Dict[str, List[str]] = field(default_factory=dict)
+    #: python, tea-conformance, the transport's package, pyzmq/libzmq where loaded, platform
+    versions: Dict[str, str] = field(default_factory=dict)
+    #: what the verdict certifies; "" lets the renderers derive it from the capabilities
+    profile: str = ""
 
     @classmethod
     def build(
@@ -78,16 +89,19 @@ class TransportReport:
                 group[result.outcome] += 1
         accounted = sum(counts[k] for k in ("passed", "failed", "not applicable"))
         unseen = catalogue_ids - {r.scenario_id for r in results if r.outcome != "not run"}
+        version = _version_of(target.cls.__module__)
         return cls(
             transport=target.name,
             implementation=f"{target.cls.__module__}.{target.cls.__qualname__}",
-            version=_version_of(target.cls.__module__),
+            version=version,
             platform=platform,
             python=python,
             verdict=_verdict(results, accounted, expected, unseen, full_protocols),
             counts=counts,
             by_group=by_group,
             results=results,
+            capabilities=capabilities_of(target.cls),
+            versions=versions_of(target.cls.__module__.split(".")[0], version),
         )
 
 
@@ -140,33 +154,68 @@ def render_terminal(reports: Sequence[TransportReport]) -> List[str]:
         for result in report.results:
             if result.outcome == "failed":
                 lines.append(f"  FAILED {result.scenario_id} [{result.protocol}]: {result.reason}")
+        lines += _not_applicable_by_reason(report.results)
         lines.append(f"  verdict: {report.verdict}")
+    return lines
+
+
+def _not_applicable_by_reason(results: Sequence[CaseResult]) -> List[str]:
+    counts: Dict[str, int] = {}
+    for result in results:
+        if result.outcome == "not applicable":
+            reason = reason_text(result.reason)
+            counts[reason] = counts.get(reason, 0) + 1
+    if not counts:
+        return []
+    lines = ["  not applicable, by reason:"]
+    lines += [f"  {n:>5}  {reason}" for reason, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     return lines
 
 
 def render_markdown(reports: Sequence[TransportReport]) -> str:
     out: List[str] = []
     for report in reports:
+        versions = " · ".join(f"{k} {v}" for k, v in report.versions.items())
         out += [
             f"# Conformance of `{report.transport}` to TEA-STREAM-002.2",
             "",
             f"**{report.verdict}**",
             "",
+            f"Profile: {profile_of(report) or 'n/a'}",
+            "",
             f"`{report.implementation}` {report.version} · {report.platform} · Python {report.python} · "
             f"suite {report.suite_version} · {report.generated}",
             "",
-            "| group | passed | failed | not applicable |",
-            "|---|---:|---:|---:|",
+        ]
+        if versions:
+            out += [f"Versions: {versions}", ""]
+        out += [
+            "| group | title | passed | failed | not applicable |",
+            "|---|---|---:|---:|---:|",
         ]
         out += [
-            f"| {group} | {g['passed']} | {g['failed']} | {g['not applicable']} |"
+            f"| {group} | {_cell(GROUPS.get(group, ''))} | "
+            f"{g['passed']} | {g['failed']} | {g['not applicable']} |"
             for group, g in report.by_group.items()
             if any(g.values())
         ]
-        out += ["", "| scenario | protocol | outcome | title / reason | s |", "|---|---|---|---|---:|"]
-        for r in report.results:
-            note = r.reason or by_id(r.scenario_id).title
-            out.append(f"| {r.scenario_id} | {r.protocol} | {r.outcome} | {_cell(note)} | {r.duration:.2f} |")
+        for group, title in GROUPS.items():
+            rows = [r for r in report.results if by_id(r.scenario_id).ac == group]
+            if not rows:
+                continue
+            out += [
+                "",
+                f"## {group}: {_cell(title)}",
+                "",
+                "| scenario | title | grade | protocol | outcome | reason | s |",
+                "|---|---|---|---|---|---|---:|",
+            ]
+            for r in rows:
+                scenario = by_id(r.scenario_id)
+                out.append(
+                    f"| {r.scenario_id} | {_cell(scenario.title)} | {scenario.grade} | {r.protocol} | "
+                    f"{r.outcome} | {_cell(reason_text(r.reason))} | {r.duration:.2f} |"
+                )
         out.append("")
     return "\n".join(out)
 
@@ -175,58 +224,46 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def write_reports(reports: Sequence[TransportReport], path: Path) -> Tuple[Path, Path]:
-    """Write ``path`` (JSON) and ``path`` with suffix .md (Markdown)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "suite": "tea-conformance",
-        "suite_version": SUITE_VERSION,
-        "transports": [asdict(r) for r in reports],
-    }
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    md_path = path.with_suffix(".md")
-    md_path.write_text(render_markdown(reports))
-    return path, md_path
+def report_paths(path: Path, transports: Sequence[str]) -> Dict[str, Path]:
+    """Every report's path from one stem: ``out/cert.md``, ``out/cert.json`` and ``out/cert``
+    all give ``out/cert.json``, ``.md``, ``.html`` and ``out/cert.TRANSPORT.svg``; an existing
+    directory ``out`` gives ``out/conformance.json`` and so on."""
+    if path.is_dir():  # a directory: the reports go into it
+        path = path / "conformance"
+    stem = path.with_suffix("") if path.suffix.lower() in _SUFFIXES else path
+    paths = {fmt: stem.with_name(f"{stem.name}.{fmt}") for fmt in ("json", "md", "html")}
+    paths.update({f"svg:{t}": stem.with_name(f"{stem.name}.{_file_safe(t)}.svg") for t in transports})
+    return paths
 
 
-# -- comparison ---------------------------------------------------------------------------
+_SUFFIXES = {".json", ".md", ".html", ".htm", ".svg", ".xml"}
 
 
-def compare(documents: Iterable[Dict[str, Any]]) -> str:
-    """Render several JSON reports side by side: one row per case, one column per transport."""
-    columns: List[Dict[str, Any]] = [t for doc in documents for t in doc["transports"]]
-    outcome: Dict[Tuple[str, str], Dict[int, str]] = {}
-    for i, column in enumerate(columns):
-        for r in column["results"]:
-            outcome.setdefault((r["scenario_id"], r["protocol"]), {})[i] = r["outcome"]
-    order = {s.id: n for n, s in enumerate(CATALOGUE)}
-    header = (
-        "| scenario | protocol | " + " | ".join(f"{c['transport']} ({c['platform']})" for c in columns) + " |"
-    )
-    lines = [header, "|---|---|" + "---|" * len(columns)]
-    for (scenario_id, protocol), cells in sorted(
-        outcome.items(), key=lambda kv: (order.get(kv[0][0], 999), kv[0][1])
-    ):
-        row = " | ".join(cells.get(i, "—") for i in range(len(columns)))
-        lines.append(f"| {scenario_id} | {protocol} | {row} |")
-    lines += ["", "| verdict | | " + " | ".join(c["verdict"] for c in columns) + " |"]
-    return "\n".join(lines) + "\n"
+def _file_safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def write_reports(reports: Sequence[TransportReport], path: Path) -> List[Path]:
+    """Write the JSON, Markdown and HTML reports and a badge per transport; return their paths."""
+    from .badge import render_badge
+    from .report_html import render_html
+    from .report_json import to_document
+
+    paths = report_paths(path, [r.transport for r in reports])
+    paths["json"].parent.mkdir(parents=True, exist_ok=True)
+    paths["json"].write_text(json.dumps(to_document(reports), indent=2) + "\n", encoding="utf-8")
+    paths["md"].write_text(render_markdown(reports), encoding="utf-8")
+    paths["html"].write_text(render_html(reports), encoding="utf-8")
+    for report in reports:
+        paths[f"svg:{report.transport}"].write_text(render_badge(report), encoding="utf-8")
+    return list(paths.values())
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="tea-conformance", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    cmp = sub.add_parser("compare", help="render JSON reports side by side as Markdown")
-    cmp.add_argument("reports", nargs="+", type=Path)
-    args = parser.parse_args(argv)
-    documents = []
-    for path in args.reports:
-        try:
-            documents.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as exc:
-            parser.error(f"cannot read the report {path}: {exc}")
-    sys.stdout.write(compare(documents))
-    return 0
+    """``tea-conformance`` (kept here too: ``python -m tea_conformance.report compare …``)."""
+    from .cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

@@ -192,7 +192,12 @@ class Transport(ABC):
     def send(self, data: BytesLike, flags: int = 0) -> int:
         """Send ``data`` as one message and return its length in bytes.
 
-        :raises TypeError: ``data`` is not bytes-like.
+        A payload check raises ``TypeError`` or a ``TransportError``, never anything else
+        (the conformance suite sends ``str``, ``None``, an ``int`` and a released
+        ``memoryview``). Beware: ``bytes()`` of a released ``memoryview`` raises
+        ``ValueError``; translate it.
+
+        :raises TypeError: ``data`` is not bytes-like, or is a released ``memoryview``.
         :raises TransportStateError: the transport is not the producer.
         :raises TransportTimeoutError: the message could not be queued within
             ``send_timeout``, or at once with ``NOBLOCK``.

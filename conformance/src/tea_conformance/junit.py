@@ -1,0 +1,82 @@
+"""Certification facts in pytest's JUnit XML (``--junitxml``), where CI systems show them.
+
+Each case's ``<testcase>`` carries the properties ``scenario``, ``ac``, ``grade``,
+``transport``, ``protocol`` and ``outcome`` (passed | failed | not applicable | skipped);
+the ``<testsuite>`` carries ``tea_verdict[TRANSPORT]``, ``tea_status[TRANSPORT]`` and
+``tea_profile[TRANSPORT]`` per transport. Registered by the plugin when ``--junitxml`` is
+given; pytest's own junitxml writes the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generator, List, Optional, Sequence, Tuple, cast
+
+import pytest
+
+from .catalogue import by_id
+from .verdicts import profile_of, status_of
+
+__all__ = ["JUnitProperties"]
+
+_CASE = "tea_case"  # the property the session tags its items with
+_MARK = "outcome"
+
+
+def _case_of(item: pytest.Item) -> Optional[Tuple[str, str, str]]:
+    for name, value in item.user_properties:
+        if name == _CASE:
+            return cast(Tuple[str, str, str], tuple(cast(Sequence[str], value)))
+    return None
+
+
+def _outcome(report: pytest.TestReport) -> Optional[str]:
+    """The case's outcome once this phase settles it, else None."""
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        return "not applicable" if "not applicable" in reason else "skipped"
+    if report.failed:
+        return "failed"
+    if report.when == "call":
+        return "passed"
+    return None
+
+
+class JUnitProperties:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(hookwrapper=True)  # old style: pytest 7.4 may run with an old pluggy
+    def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Generator[None, Any, None]:
+        report = cast(pytest.TestReport, (yield).get_result())
+        case = _case_of(item)
+        if case is None:
+            return
+        properties: List[Tuple[str, object]] = item.user_properties
+        if report.when == "setup":
+            scenario_id, transport, protocol = case
+            scenario = by_id(scenario_id)
+            # the teardown report, which junitxml writes properties from, copies these
+            properties += [
+                ("scenario", scenario_id),
+                ("ac", scenario.ac),
+                ("grade", scenario.grade),
+                ("transport", transport),
+                ("protocol", protocol),
+            ]
+        outcome = _outcome(report)
+        if outcome is not None and all(name != _MARK for name, _ in properties):
+            properties.append((_MARK, outcome))
+
+    @pytest.hookimpl(tryfirst=True)  # before junitxml's own sessionfinish writes the file
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        conformance = self.config.pluginmanager.get_plugin("tea-conformance-session")
+        xml = next(
+            (p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "add_global_property")), None
+        )
+        if conformance is None or xml is None:
+            return
+        for report in conformance.reports():
+            xml.add_global_property(f"tea_verdict[{report.transport}]", report.verdict)
+            xml.add_global_property(f"tea_status[{report.transport}]", status_of(report.verdict))
+            xml.add_global_property(f"tea_profile[{report.transport}]", profile_of(report))
