@@ -10,11 +10,27 @@ Addresses:
   reading as well, so its sends never fail for want of a consumer: messages wait in the
   kernel's pipe buffer until one connects or the buffer fills.
 
+  A FIFO has one consumer: ``connect()`` takes an exclusive ``flock`` on it, so a second
+  consumer — in this process or another — is refused instead of splitting the byte stream
+  between two readers (which corrupts the framing). The lock goes with the consumer's
+  descriptor, so a consumer that dies never blocks the next one.
+
 Messages are framed with a 4-byte big-endian length, so ``receive()`` returns whole
 messages. Every wait polls the data descriptor together with a private wake-up pipe, so
 ``close()`` from another thread ends a blocked ``send``/``receive`` at once; descriptors
 are set to -1 under the I/O lock when closed, so a closed descriptor number is never used
 again by mistake.
+
+``close()`` may be called from a signal handler (graceful shutdown on SIGTERM): if the
+handler interrupted this thread's own ``send``/``receive``, ``close()`` marks the
+transport closed and wakes the wait, and the interrupted call finishes the close on its
+way out — raising ``TransportClosedError`` if it was waiting.
+
+After ``fork()`` a transport belongs to the process that created it. In a child every
+operation but ``close()`` raises ``TransportStateError`` (create a new transport there);
+``close()`` and garbage collection in the child only drop the child's copies of the
+descriptors: they never wake the parent's waits, release its inproc name or remove its
+FIFO.
 """
 
 from __future__ import annotations
@@ -27,7 +43,8 @@ import stat
 import struct
 import threading
 import time
-from typing import Dict, Optional, Tuple
+import weakref
+from typing import Dict, Optional, Tuple, Union
 
 from ._arguments import check_flags, check_payload, deadline_seconds
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
@@ -35,6 +52,7 @@ from .errors import (
     AddressError,
     AddressInUseError,
     BrokenTransportError,
+    TransportError,
     TransportStateError,
     TransportTimeoutError,
 )
@@ -42,12 +60,28 @@ from .errors import (
 __all__ = ["UnixPipeTransport"]
 
 _HEADER = struct.Struct(">I")
+_HEADER_SIZE = _HEADER.size
+_pack_header = _HEADER.pack
+_unpack_header = _HEADER.unpack_from
 _READ_CHUNK = 1 << 16
 
 # inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
 # stays reserved until the producer closes
 _inproc_pipes: Dict[str, int] = {}
-_inproc_lock = threading.Lock()
+_inproc_lock = threading.RLock()  # re-entrant: close() from a signal handler may interrupt bind()
+
+# every open transport, so a forked child can mark its copies unusable at once, at no
+# cost to the per-message path
+_live: weakref.WeakSet[UnixPipeTransport] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_live):
+        transport._closed = True  # the fast "not usable" flag; _unusable() says why
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class UnixPipeTransport(Transport):
@@ -65,14 +99,20 @@ class UnixPipeTransport(Transport):
         self._role: Optional[str] = None
         self._fifo_path: Optional[str] = None
         self._inproc_name: Optional[str] = None
-        self._buffer = bytearray()  # received bytes not yet returned as messages
+        self._buffer = b""  # received bytes; those before _offset were returned already
+        self._offset = 0
         self._pending = memoryview(b"")  # the unwritten tail of the last message sent
         self._closed = False
-        self._io_lock = threading.Lock()  # held by send/receive; close() waits for it
-        self._close_lock = threading.Lock()
+        self._close_deferred = False  # close() ran in a signal handler inside our own I/O
+        # re-entrant locks, so that close() from a signal handler can see that its own
+        # thread holds them (RLock._is_owned) instead of deadlocking
+        self._io_lock = threading.RLock()  # held by send/receive; close() waits for it
+        self._close_lock = threading.RLock()
+        self._pid = os.getpid()  # the process that owns the descriptors and the address
         self._wake_r, self._wake_w = os.pipe()
         self._sent = [0, 0]  # messages, bytes
         self._received = [0, 0]
+        _live.add(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._role or "new")
@@ -80,7 +120,7 @@ class UnixPipeTransport(Transport):
 
     @property
     def is_connected(self) -> bool:
-        return self._fd >= 0
+        return self._fd >= 0 and not self._closed
 
     # -- roles --------------------------------------------------------------------------
 
@@ -130,6 +170,7 @@ class UnixPipeTransport(Transport):
                 if not stat.S_ISFIFO(os.stat(target).st_mode):
                     raise AddressError(f"cannot connect to {address}: {target} is not a FIFO")
                 read_fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
+                _lock_consumer(read_fd, address)
             except FileNotFoundError:
                 raise AddressError(
                     f"cannot connect to {address}: no FIFO at {target}; bind the producer first"
@@ -139,8 +180,8 @@ class UnixPipeTransport(Transport):
         self._start("subscriber", read_fd, address)
 
     def _open_check(self, operation: str, address: str) -> Tuple[str, str]:
-        if self._closed:
-            raise self._closed_error(operation)
+        if self._closed or self._pid != os.getpid():
+            raise self._unusable(operation)
         if self._role is not None:
             raise TransportStateError(
                 f"cannot {operation} {address}: already the {self._role} on {self.endpoint}; "
@@ -171,20 +212,35 @@ class UnixPipeTransport(Transport):
         payload = check_payload(data)
         noblock = check_flags(flags)
         with self._io_lock:
-            self._check_role("send", "publisher")
-            deadline = _deadline(0 if noblock else self.options.send_timeout)
-            self._write_pending(deadline)  # the tail of an earlier message
-            frame = memoryview(_HEADER.pack(len(payload)) + payload)
-            self._pending = frame
             try:
-                self._write_pending(deadline)
-            except TransportTimeoutError:
-                if len(self._pending) == len(frame):  # nothing written: not sent
-                    self._pending = memoryview(b"")
-                    raise
+                if self._closed or self._role != "publisher":
+                    self._check_role("send", "publisher")
+                if self._pending:  # the tail of an earlier message goes first
+                    self._write_pending(_deadline(0 if noblock else self.options.send_timeout))
+                frame = _pack_header(len(payload)) + payload
+                try:
+                    written = os.write(self._fd, frame)
+                except BlockingIOError:
+                    written = 0
+                except OSError as exc:
+                    raise self._io_error("send", exc) from exc
+                if written < len(frame):  # a full pipe: wait for room (the slow path)
+                    self._send_rest(frame, written, noblock)
+            finally:
+                if self._close_deferred:
+                    self._release()
         self._sent[0] += 1
         self._sent[1] += len(payload)
         return len(payload)
+
+    def _send_rest(self, frame: bytes, written: int, noblock: bool) -> None:
+        self._pending = memoryview(frame)[written:]
+        try:
+            self._write_pending(_deadline(0 if noblock else self.options.send_timeout))
+        except TransportTimeoutError:
+            if len(self._pending) == len(frame):  # nothing written: not sent
+                self._pending = memoryview(b"")
+                raise
 
     def _write_pending(self, deadline: Optional[float]) -> None:
         while self._pending:
@@ -200,14 +256,34 @@ class UnixPipeTransport(Transport):
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
         noblock = check_flags(flags)
         with self._io_lock:
-            self._check_role("receive", "subscriber")
-            deadline = _deadline(0 if noblock else self.options.receive_timeout)
+            try:
+                if self._closed or self._role != "subscriber":
+                    self._check_role("receive", "subscriber")
+                while True:  # at most twice: _fill() leaves a whole frame in the buffer
+                    buffer, start = self._buffer, self._offset
+                    if len(buffer) - start >= _HEADER_SIZE:
+                        end = start + _HEADER_SIZE + _unpack_header(buffer, start)[0]
+                        if end <= len(buffer):
+                            self._offset = end
+                            message = buffer[start + _HEADER_SIZE : end]
+                            break
+                    self._fill(noblock)
+            finally:
+                if self._close_deferred:
+                    self._release()
+        self._received[0] += 1
+        self._received[1] += len(message)
+        return message
+
+    def _fill(self, noblock: bool) -> None:
+        """Read until the buffer holds at least one whole frame, waiting as the options say."""
+        deadline = _deadline(0 if noblock else self.options.receive_timeout)
+        data: Union[bytes, bytearray] = self._buffer[self._offset :]
+        pending: Optional[bytearray] = None  # accumulates a frame longer than one read
+        try:
             while True:
-                message = self._next_frame()
-                if message is not None:
-                    self._received[0] += 1
-                    self._received[1] += len(message)
-                    return message
+                if len(data) >= _HEADER_SIZE and len(data) >= _HEADER_SIZE + _unpack_header(data, 0)[0]:
+                    return
                 try:
                     chunk = os.read(self._fd, _READ_CHUNK)
                 except BlockingIOError:
@@ -218,24 +294,24 @@ class UnixPipeTransport(Transport):
                 if not chunk:
                     raise BrokenTransportError(
                         f"cannot receive on {self.endpoint}: the producer closed the pipe"
-                        + (" in the middle of a message" if self._buffer else "")
+                        + (" in the middle of a message" if data else "")
                     )
-                self._buffer += chunk
-
-    def _next_frame(self) -> Optional[bytes]:
-        if len(self._buffer) < _HEADER.size:
-            return None
-        (length,) = _HEADER.unpack_from(self._buffer)
-        end = _HEADER.size + length
-        if len(self._buffer) < end:
-            return None
-        message = bytes(self._buffer[_HEADER.size : end])
-        del self._buffer[:end]
-        return message
+                if not data:
+                    data = chunk  # the common case: no copy
+                elif pending is None and len(data) < _READ_CHUNK:
+                    data += chunk  # the tail of the last read, completed: one copy
+                else:  # a long frame: grow in place, not by copying the whole each time
+                    if pending is None:
+                        pending = bytearray(data)
+                    pending += chunk
+                    data = pending
+        finally:  # whatever happened, no byte read is lost
+            self._buffer = bytes(data)  # no copy when it already is bytes
+            self._offset = 0
 
     def _check_role(self, operation: str, role: str) -> None:
         if self._closed:
-            raise self._closed_error(operation)
+            raise self._unusable(operation)
         if self._role != role:
             needed = "bind()" if role == "publisher" else "connect()"
             raise TransportStateError(
@@ -251,16 +327,26 @@ class UnixPipeTransport(Transport):
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         ready = poller.poll(None if timeout is None else timeout * 1000)
         if self._closed:
-            raise self._closed_error(operation)
+            raise self._unusable(operation)
         if not ready:
             raise TransportTimeoutError(
                 f"cannot {operation} on {self.endpoint}: timed out; raise "
                 f"{'send' if operation == 'send' else 'receive'}_timeout, or retry later"
             )
 
+    def _unusable(self, operation: str) -> TransportError:
+        """The error for an operation on a closed transport, or on a forked child's copy."""
+        if self._pid != os.getpid():
+            where = f" on {self.endpoint}" if self.endpoint else ""
+            return TransportStateError(
+                f"cannot {operation}{where}: this transport was created in process {self._pid}, "
+                f"and this is process {os.getpid()}; a child must create its own transport after fork()"
+            )
+        return self._closed_error(operation)
+
     def _io_error(self, operation: str, exc: OSError) -> Exception:
         if exc.errno == errno.EBADF:
-            return self._closed_error(operation)
+            return self._unusable(operation)
         if isinstance(exc, BrokenPipeError):
             return BrokenTransportError(
                 f"cannot {operation} on {self.endpoint}: the consumer closed the pipe"
@@ -270,19 +356,46 @@ class UnixPipeTransport(Transport):
     # -- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._pid != os.getpid():
+            self._drop_copies()
+            return
+        if self._close_lock._is_owned():  # type: ignore[attr-defined]
+            return  # a signal handler interrupted this thread's own close(): it finishes
         with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-        os.write(self._wake_w, b"x")  # wakes a send/receive waiting in another thread
+            if not self._closed:
+                self._closed = True
+                os.write(self._wake_w, b"x")  # wakes a send/receive waiting in any thread
+        if self._io_lock._is_owned():  # type: ignore[attr-defined]
+            # a signal handler interrupted this thread's own send/receive: waiting for the
+            # lock would deadlock, so that call releases everything on its way out
+            self._close_deferred = True
+            return
         with self._io_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-            for fd in (self._wake_r, self._wake_w):
+            self._release()
+
+    def _release(self) -> None:
+        """Close the descriptors and free the address; idempotent. Called under the I/O lock."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
                 os.close(fd)
-            self._wake_r = self._wake_w = -1
-            self._release_address()
+        self._wake_r = self._wake_w = -1
+        self._release_address()
+
+    def _drop_copies(self) -> None:
+        """In a forked child: close this process's copies of the descriptors, nothing else.
+
+        No wake byte (the wake pipe is shared with the parent), no lock (a parent thread
+        may have held it at the fork), no unlink and no inproc registry change.
+        """
+        self._closed = True
+        for fd in (self._fd, self._wake_r, self._wake_w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._wake_r = self._wake_w = -1
 
     def _release_address(self) -> None:
         if self._inproc_name is not None:
@@ -290,16 +403,20 @@ class UnixPipeTransport(Transport):
                 unclaimed = _inproc_pipes.pop(self._inproc_name, -1)
             if unclaimed >= 0:
                 os.close(unclaimed)
+            self._inproc_name = None
         if self._fifo_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._fifo_path)
+            self._fifo_path = None
 
     def __del__(self) -> None:
         super().__del__()
-        if not getattr(self, "_closed", True):
+        if getattr(self, "_wake_r", -1) >= 0:  # not yet released (or a deferred close)
             self.close()
 
     def get_stats(self) -> TransportStats:
+        if self._pid != os.getpid():
+            raise self._unusable("get_stats")
         return TransportStats(
             role=self._role,
             endpoint=self.endpoint,
@@ -308,6 +425,26 @@ class UnixPipeTransport(Transport):
             messages_received=self._received[0],
             bytes_received=self._received[1],
         )
+
+
+def _lock_consumer(fd: int, address: str) -> None:
+    """Make ``fd`` the FIFO's only consumer, or close it and refuse.
+
+    :raises AddressInUseError: another consumer holds the FIFO.
+    """
+    import fcntl  # POSIX only, as FIFOs are
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AddressInUseError(
+            f"cannot connect to {address}: the FIFO already has a consumer (in this or another "
+            f"process); a pipe carries one stream to one reader, so close that consumer first, "
+            f"or use the zeromq transport's pub_sub pattern for several subscribers"
+        ) from None
+    except OSError:  # a platform that cannot lock FIFOs: the one-consumer rule goes unchecked
+        pass
 
 
 def _deadline(timeout_ms: Optional[int]) -> Optional[float]:
