@@ -35,6 +35,7 @@ FIFO.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
@@ -44,7 +45,7 @@ import struct
 import threading
 import time
 import weakref
-from typing import Dict, Optional, Tuple, Union
+from typing import Deque, Dict, Optional, Tuple, Union
 
 from ._arguments import check_flags, check_payload, deadline_seconds
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
@@ -63,6 +64,7 @@ _HEADER = struct.Struct(">I")
 _HEADER_SIZE = _HEADER.size
 _pack_header = _HEADER.pack
 _unpack_header = _HEADER.unpack_from
+_write, _read = os.write, os.read
 _READ_CHUNK = 1 << 16
 
 # inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
@@ -77,7 +79,8 @@ _live: weakref.WeakSet[UnixPipeTransport] = weakref.WeakSet()
 
 def _after_fork_in_child() -> None:
     for transport in list(_live):
-        transport._closed = True  # the fast "not usable" flag; _unusable() says why
+        transport._closed = True  # _unusable() then says why
+        transport._ready = None
 
 
 if hasattr(os, "register_at_fork"):
@@ -99,8 +102,10 @@ class UnixPipeTransport(Transport):
         self._role: Optional[str] = None
         self._fifo_path: Optional[str] = None
         self._inproc_name: Optional[str] = None
-        self._buffer = b""  # received bytes; those before _offset were returned already
-        self._offset = 0
+        self._buffer = b""  # bytes read that do not make a whole frame yet
+        #: whole messages read and not yet returned; ``receive()`` pops them without the lock
+        self._inbox: Deque[bytes] = collections.deque()
+        self._frames_read = self._payload_read = 0  # received = read - still in the inbox
         self._pending = memoryview(b"")  # the unwritten tail of the last message sent
         self._closed = False
         self._close_deferred = False  # close() ran in a signal handler inside our own I/O
@@ -110,8 +115,10 @@ class UnixPipeTransport(Transport):
         self._close_lock = threading.RLock()
         self._pid = os.getpid()  # the process that owns the descriptors and the address
         self._wake_r, self._wake_w = os.pipe()
-        self._sent = [0, 0]  # messages, bytes
-        self._received = [0, 0]
+        self._messages_sent = self._bytes_sent = 0
+        #: the role whose fast path is open: set by bind/connect, cleared by close(), by
+        #: fork and while a message's tail is unwritten (one check per call instead of three)
+        self._ready: Optional[str] = None
         _live.add(self)
 
     def __repr__(self) -> str:
@@ -202,90 +209,141 @@ class UnixPipeTransport(Transport):
         self._fd = fd
         self._role = role
         self.endpoint = address
+        self._ready = role
 
     # -- messages -----------------------------------------------------------------------
+
+    # Each call holds the I/O lock (so close() never frees a descriptor under it) but does
+    # only the common case inline: one write of a whole frame, or one frame already read.
+    # Everything else (the first call, a full or empty pipe, timeouts, a closed or forked
+    # transport, an unwritten tail) is the slow path, which ends a close() that a signal
+    # handler deferred (see close()).
 
     def send(self, data: BytesLike, flags: int = 0) -> int:
         """Send one framed message. A timeout means no byte of it was written; once its
         first byte is in the pipe the message counts as sent, and a tail that did not fit
         is written before the next message (or dropped by ``close()``)."""
-        payload = check_payload(data)
-        noblock = check_flags(flags)
-        with self._io_lock:
-            try:
-                if self._closed or self._role != "publisher":
-                    self._check_role("send", "publisher")
-                if self._pending:  # the tail of an earlier message goes first
-                    self._write_pending(_deadline(0 if noblock else self.options.send_timeout))
-                frame = _pack_header(len(payload)) + payload
-                try:
-                    written = os.write(self._fd, frame)
-                except BlockingIOError:
-                    written = 0
-                except OSError as exc:
-                    raise self._io_error("send", exc) from exc
-                if written < len(frame):  # a full pipe: wait for room (the slow path)
-                    self._send_rest(frame, written, noblock)
-            finally:
-                if self._close_deferred:
-                    self._release()
-        self._sent[0] += 1
-        self._sent[1] += len(payload)
-        return len(payload)
-
-    def _send_rest(self, frame: bytes, written: int, noblock: bool) -> None:
-        self._pending = memoryview(frame)[written:]
+        payload = data if type(data) is bytes else check_payload(data)
+        noblock = (type(flags) is not int or flags != 0) and check_flags(flags)
+        lock = self._io_lock
+        lock.acquire()
         try:
-            self._write_pending(_deadline(0 if noblock else self.options.send_timeout))
-        except TransportTimeoutError:
-            if len(self._pending) == len(frame):  # nothing written: not sent
-                self._pending = memoryview(b"")
-                raise
+            if self._ready != "publisher":
+                return self._send_slow(payload, noblock, b"", 0)
+            frame = _pack_header(len(payload)) + payload
+            try:
+                written = _write(self._fd, frame)
+            except BlockingIOError:
+                written = 0
+            except OSError as exc:
+                raise self._io_error("send", exc) from exc
+            if written != len(frame):
+                return self._send_slow(payload, noblock, frame, written)
+            self._messages_sent += 1
+            self._bytes_sent += len(payload)
+            return len(payload)
+        finally:
+            lock.release()
+
+    def _send_slow(self, payload: bytes, noblock: bool, frame: bytes, written: int) -> int:
+        """Under the I/O lock: check the state, write an earlier tail first, then ``frame``
+        (made here when empty) from ``written`` on, waiting for room as the options say."""
+        try:
+            deadline = _deadline(0 if noblock else self.options.send_timeout)
+            if not frame:
+                self._check_role("send", "publisher")
+                self._write_pending(deadline)  # the tail of an earlier message goes first
+                frame = _pack_header(len(payload)) + payload
+            self._pending = memoryview(frame)[written:]
+            try:
+                self._write_pending(deadline)
+            except TransportTimeoutError:
+                if len(self._pending) == len(frame):  # nothing written: not sent
+                    self._pending = memoryview(b"")
+                    self._ready = "publisher" if not self._closed else None
+                    raise
+            self._messages_sent += 1
+            self._bytes_sent += len(payload)
+            return len(payload)
+        finally:
+            if self._close_deferred:
+                self._release()
 
     def _write_pending(self, deadline: Optional[float]) -> None:
+        if not self._pending:
+            return
+        self._ready = None  # until the tail is written, every send comes here first
         while self._pending:
             try:
-                written = os.write(self._fd, self._pending)
+                written = _write(self._fd, self._pending)
             except BlockingIOError:
                 self._wait(select.POLLOUT, deadline, "send")
                 continue
             except OSError as exc:
                 raise self._io_error("send", exc) from exc
             self._pending = self._pending[written:]
+        if not self._closed:
+            self._ready = "publisher"
 
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
-        noblock = check_flags(flags)
-        with self._io_lock:
+        noblock = (type(flags) is not int or flags != 0) and check_flags(flags)
+        inbox = self._inbox
+        if inbox and not self._closed:
             try:
-                if self._closed or self._role != "subscriber":
-                    self._check_role("receive", "subscriber")
-                while True:  # at most twice: _fill() leaves a whole frame in the buffer
-                    buffer, start = self._buffer, self._offset
-                    if len(buffer) - start >= _HEADER_SIZE:
-                        end = start + _HEADER_SIZE + _unpack_header(buffer, start)[0]
-                        if end <= len(buffer):
-                            self._offset = end
-                            message = buffer[start + _HEADER_SIZE : end]
-                            break
+                return inbox.popleft()  # atomic: no lock, and no descriptor is touched
+            except IndexError:  # another thread took the last one
+                pass
+        lock = self._io_lock
+        lock.acquire()
+        try:
+            return self._receive_slow(noblock)
+        finally:
+            lock.release()
+
+    def _receive_slow(self, noblock: bool) -> bytes:
+        """Under the I/O lock: check the state, read until a whole frame is buffered, then
+        split every whole frame read into the inbox and take the first."""
+        try:
+            self._check_role("receive", "subscriber")
+            inbox = self._inbox
+            while True:
+                if not inbox:
                     self._fill(noblock)
-            finally:
-                if self._close_deferred:
-                    self._release()
-        self._received[0] += 1
-        self._received[1] += len(message)
-        return message
+                    self._split()
+                try:
+                    return inbox.popleft()
+                except IndexError:  # a lock-free receive() in another thread took it
+                    continue
+        finally:
+            if self._close_deferred:
+                self._release()
+
+    def _split(self) -> None:
+        """Move every whole frame of the buffer into the inbox; keep the partial tail."""
+        data, pos, count = self._buffer, 0, 0
+        size, append, unpack = len(data), self._inbox.append, _unpack_header
+        while size - pos >= _HEADER_SIZE:
+            end = pos + _HEADER_SIZE + unpack(data, pos)[0]
+            if end > size:
+                break
+            append(data[pos + _HEADER_SIZE : end])
+            pos = end
+            count += 1
+        self._buffer = data[pos:]
+        self._frames_read += count
+        self._payload_read += pos - count * _HEADER_SIZE
 
     def _fill(self, noblock: bool) -> None:
         """Read until the buffer holds at least one whole frame, waiting as the options say."""
         deadline = _deadline(0 if noblock else self.options.receive_timeout)
-        data: Union[bytes, bytearray] = self._buffer[self._offset :]
+        data: Union[bytes, bytearray] = self._buffer
         pending: Optional[bytearray] = None  # accumulates a frame longer than one read
         try:
             while True:
                 if len(data) >= _HEADER_SIZE and len(data) >= _HEADER_SIZE + _unpack_header(data, 0)[0]:
                     return
                 try:
-                    chunk = os.read(self._fd, _READ_CHUNK)
+                    chunk = _read(self._fd, _READ_CHUNK)
                 except BlockingIOError:
                     self._wait(select.POLLIN, deadline, "receive")
                     continue
@@ -307,7 +365,6 @@ class UnixPipeTransport(Transport):
                     data = pending
         finally:  # whatever happened, no byte read is lost
             self._buffer = bytes(data)  # no copy when it already is bytes
-            self._offset = 0
 
     def _check_role(self, operation: str, role: str) -> None:
         if self._closed:
@@ -364,6 +421,7 @@ class UnixPipeTransport(Transport):
         with self._close_lock:
             if not self._closed:
                 self._closed = True
+                self._ready = None
                 os.write(self._wake_w, b"x")  # wakes a send/receive waiting in any thread
         if self._io_lock._is_owned():  # type: ignore[attr-defined]
             # a signal handler interrupted this thread's own send/receive: waiting for the
@@ -382,6 +440,10 @@ class UnixPipeTransport(Transport):
             if fd >= 0:
                 os.close(fd)
         self._wake_r = self._wake_w = -1
+        self._buffer = b""
+        self._frames_read -= len(self._inbox)  # dropped unread: not received
+        self._payload_read -= sum(map(len, self._inbox))
+        self._inbox.clear()
         self._release_address()
 
     def _drop_copies(self) -> None:
@@ -391,6 +453,7 @@ class UnixPipeTransport(Transport):
         may have held it at the fork), no unlink and no inproc registry change.
         """
         self._closed = True
+        self._ready = None
         for fd in (self._fd, self._wake_r, self._wake_w):
             if fd >= 0:
                 with contextlib.suppress(OSError):
@@ -417,13 +480,14 @@ class UnixPipeTransport(Transport):
     def get_stats(self) -> TransportStats:
         if self._pid != os.getpid():
             raise self._unusable("get_stats")
+        inbox = list(self._inbox)  # a snapshot: receive() pops without the lock
         return TransportStats(
             role=self._role,
             endpoint=self.endpoint,
-            messages_sent=self._sent[0],
-            bytes_sent=self._sent[1],
-            messages_received=self._received[0],
-            bytes_received=self._received[1],
+            messages_sent=self._messages_sent,
+            bytes_sent=self._bytes_sent,
+            messages_received=self._frames_read - len(inbox),
+            bytes_received=self._payload_read - sum(map(len, inbox)),
         )
 
 
