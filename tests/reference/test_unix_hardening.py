@@ -81,6 +81,60 @@ def test_issue9_item4_forked_child_leaves_the_parents_pipe_alone(ipc_dir: str) -
     ], result.stderr
 
 
+FORK_WHILE_WAITING_SCRIPT = """
+    import os, sys, threading, warnings
+    from tea_transports import TransportClosedError, TransportConfig, TransportStateError, UnixPipeTransport
+
+    warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork() with threads running
+    path = sys.argv[1]
+    writer = UnixPipeTransport(TransportConfig())
+    writer.bind("ipc://" + path)
+    reader = UnixPipeTransport(TransportConfig())
+    reader.connect("ipc://" + path)
+    outcome = []
+    waiter = threading.Thread(target=lambda: outcome.append(_receive()))
+
+    def _receive():
+        try:
+            return reader.receive()
+        except TransportClosedError as exc:
+            return exc
+
+    waiter.start()
+    while not reader._io_lock._is_owned() and waiter.is_alive():  # poll: the wait has begun
+        if reader._io_lock.acquire(blocking=False):
+            reader._io_lock.release()
+        else:
+            break
+    pid = os.fork()
+    if pid == 0:  # the waiting thread does not exist here, but its lock was copied held
+        for name, operation in (("receive", reader.receive), ("send", lambda: writer.send(b"x"))):
+            try:
+                operation()
+            except TransportStateError as exc:
+                print("child refused", name, "created in process" in str(exc), flush=True)
+        reader.close()
+        writer.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    writer.send(b"parent still works")
+    waiter.join(10)
+    print("parent received:", outcome)
+    reader.close()
+    writer.close()
+"""
+
+
+def test_issue9_item4_fork_while_another_thread_waits(ipc_dir: str) -> None:
+    result = run_script(FORK_WHILE_WAITING_SCRIPT, f"{ipc_dir}/fifo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "child refused receive True",
+        "child refused send True",
+        "parent received: [b'parent still works']",
+    ], result.stderr
+
+
 # -- item 5: close() from a signal handler while the same thread waits --------------------------
 
 SIGNAL_SCRIPT = """

@@ -81,6 +81,10 @@ def _after_fork_in_child() -> None:
     for transport in list(_live):
         transport._closed = True  # _unusable() then says why
         transport._ready = None
+        # a parent thread may have held them at the fork: the child's copies would never
+        # be released, and the child's calls must reach _unusable() instead of hanging
+        transport._io_lock = threading.RLock()
+        transport._close_lock = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
