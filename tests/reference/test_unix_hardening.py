@@ -139,9 +139,10 @@ def test_issue9_item4_fork_while_another_thread_waits(ipc_dir: str) -> None:
 
 SIGNAL_SCRIPT = """
     import os, signal, sys
-    from tea_transports import TransportClosedError, TransportConfig, UnixPipeTransport
+    from tea_transports import NOBLOCK, TransportClosedError, TransportConfig, TransportStateError
+    from tea_transports import UnixPipeTransport
 
-    operation, path = sys.argv[1], sys.argv[2]
+    operation, path, reenter = sys.argv[1], sys.argv[2], sys.argv[3] == "reenter"
     writer = UnixPipeTransport(TransportConfig())
     writer.bind("ipc://" + path)
     reader = UnixPipeTransport(TransportConfig())
@@ -159,6 +160,11 @@ SIGNAL_SCRIPT = """
         # graceful shutdown, as applications write it; signals that arrive before the
         # wait began are ignored, so the test always exercises close() during the wait
         if waiting_in(frame, operation):
+            if reenter:  # the same call again, from inside the interrupted one: refused
+                try:
+                    blocked.receive(flags=NOBLOCK) if operation == "receive" else blocked.send(b"y")
+                except TransportStateError as exc:
+                    print("re-entry refused:", "signal handler" in str(exc), flush=True)
             blocked.close()
 
     signal.signal(signal.SIGTERM, on_sigterm)
@@ -180,10 +186,15 @@ SIGNAL_SCRIPT = """
 """
 
 
+@pytest.mark.parametrize("reenter", ["close", "reenter"])
 @pytest.mark.parametrize("operation", ["receive", "send"])
-def test_issue9_item5_close_from_a_signal_handler_ends_the_wait(ipc_dir: str, operation: str) -> None:
+def test_issue9_item5_close_from_a_signal_handler_ends_the_wait(
+    ipc_dir: str, operation: str, reenter: str
+) -> None:
+    """SIGTERM's handler closes the transport this thread is waiting on; with "reenter" it
+    first calls the interrupted operation again, which must be refused, not corrupt it."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(SIGNAL_SCRIPT), operation, f"{ipc_dir}/fifo"],
+        [sys.executable, "-c", textwrap.dedent(SIGNAL_SCRIPT), operation, f"{ipc_dir}/fifo", reenter],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -209,6 +220,8 @@ def test_issue9_item5_close_from_a_signal_handler_ends_the_wait(ipc_dir: str, op
             proc.communicate()
     assert proc.returncode == 0, err
     lines = out.splitlines()
+    if reenter == "reenter":
+        assert lines.pop(0) == "re-entry refused: True", lines
     assert lines[0].startswith(f"closed: cannot {operation}"), lines
     assert lines[1:] == ["connected after close: False", "fifo removed: True"], err
 

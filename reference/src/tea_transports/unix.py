@@ -45,7 +45,7 @@ import struct
 import threading
 import time
 import weakref
-from typing import Deque, Dict, Optional, Tuple, Union
+from typing import Deque, Dict, List, Optional, Tuple, Union
 
 from ._arguments import check_flags, check_payload, deadline_seconds
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
@@ -66,6 +66,9 @@ _pack_header = _HEADER.pack
 _unpack_header = _HEADER.unpack_from
 _write, _read = os.write, os.read
 _READ_CHUNK = 1 << 16
+#: a pipe write of at most this many bytes is all or nothing (POSIX PIPE_BUF); longer
+#: frames may go in pieces, so they take the slow path, which marks the tail as pending
+_ATOMIC_WRITE = getattr(select, "PIPE_BUF", 512)
 
 # inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
 # stays reserved until the producer closes
@@ -85,6 +88,8 @@ def _after_fork_in_child() -> None:
         # be released, and the child's calls must reach _unusable() instead of hanging
         transport._io_lock = threading.RLock()
         transport._close_lock = threading.RLock()
+        transport._stats_lock = threading.Lock()
+        transport._in_slow_path = False  # that thread is not here
 
 
 if hasattr(os, "register_at_fork"):
@@ -113,6 +118,8 @@ class UnixPipeTransport(Transport):
         self._pending = memoryview(b"")  # the unwritten tail of the last message sent
         self._closed = False
         self._close_deferred = False  # close() ran in a signal handler inside our own I/O
+        self._in_slow_path = False  # set under the I/O lock: only this thread's handler sees it
+        self._stats_lock = threading.Lock()  # counters and inbox agree in a get_stats() snapshot
         # re-entrant locks, so that close() from a signal handler can see that its own
         # thread holds them (RLock._is_owned) instead of deadlocking
         self._io_lock = threading.RLock()  # held by send/receive; close() waits for it
@@ -233,32 +240,36 @@ class UnixPipeTransport(Transport):
         lock.acquire()
         try:
             if self._ready != "publisher":
-                return self._send_slow(payload, noblock, b"", 0)
+                return self._send_slow(payload, noblock, b"")
             frame = _pack_header(len(payload)) + payload
+            if len(frame) > _ATOMIC_WRITE:  # may be written in pieces: the slow path
+                return self._send_slow(payload, noblock, frame)
             try:
-                written = _write(self._fd, frame)
+                written = _write(self._fd, frame)  # all or nothing (EAGAIN): the pipe is atomic
             except BlockingIOError:
-                written = 0
+                return self._send_slow(payload, noblock, frame)
             except OSError as exc:
                 raise self._io_error("send", exc) from exc
-            if written != len(frame):
-                return self._send_slow(payload, noblock, frame, written)
             self._messages_sent += 1
-            self._bytes_sent += len(payload)
+            self._bytes_sent += written - _HEADER_SIZE
             return len(payload)
         finally:
             lock.release()
 
-    def _send_slow(self, payload: bytes, noblock: bool, frame: bytes, written: int) -> int:
+    def _send_slow(self, payload: bytes, noblock: bool, frame: bytes) -> int:
         """Under the I/O lock: check the state, write an earlier tail first, then ``frame``
-        (made here when empty) from ``written`` on, waiting for room as the options say."""
+        (made here when empty), waiting for room as the options say."""
+        if self._in_slow_path:  # a signal handler re-entered a send of this thread
+            raise self._reentered("send")
+        self._in_slow_path = True
         try:
             deadline = _deadline(0 if noblock else self.options.send_timeout)
             if not frame:
                 self._check_role("send", "publisher")
-                self._write_pending(deadline)  # the tail of an earlier message goes first
+            self._write_pending(deadline)  # the tail of an earlier message goes first
+            if not frame:
                 frame = _pack_header(len(payload)) + payload
-            self._pending = memoryview(frame)[written:]
+            self._pending = memoryview(frame)
             try:
                 self._write_pending(deadline)
             except TransportTimeoutError:
@@ -270,8 +281,16 @@ class UnixPipeTransport(Transport):
             self._bytes_sent += len(payload)
             return len(payload)
         finally:
+            self._in_slow_path = False
             if self._close_deferred:
                 self._release()
+
+    def _reentered(self, operation: str) -> TransportStateError:
+        return TransportStateError(
+            f"cannot {operation} on {self.endpoint}: this thread is already inside {operation}() "
+            f"on this transport (a signal handler interrupted it); call close() from the "
+            f"handler, or {operation} after the handler returns"
+        )
 
     def _write_pending(self, deadline: Optional[float]) -> None:
         if not self._pending:
@@ -307,6 +326,9 @@ class UnixPipeTransport(Transport):
     def _receive_slow(self, noblock: bool) -> bytes:
         """Under the I/O lock: check the state, read until a whole frame is buffered, then
         split every whole frame read into the inbox and take the first."""
+        if self._in_slow_path:  # a signal handler re-entered a receive of this thread
+            raise self._reentered("receive")
+        self._in_slow_path = True
         try:
             self._check_role("receive", "subscriber")
             inbox = self._inbox
@@ -319,23 +341,26 @@ class UnixPipeTransport(Transport):
                 except IndexError:  # a lock-free receive() in another thread took it
                     continue
         finally:
+            self._in_slow_path = False
             if self._close_deferred:
                 self._release()
 
     def _split(self) -> None:
         """Move every whole frame of the buffer into the inbox; keep the partial tail."""
-        data, pos, count = self._buffer, 0, 0
-        size, append, unpack = len(data), self._inbox.append, _unpack_header
+        data, pos = self._buffer, 0
+        frames: List[bytes] = []
+        size, append, unpack = len(data), frames.append, _unpack_header
         while size - pos >= _HEADER_SIZE:
             end = pos + _HEADER_SIZE + unpack(data, pos)[0]
             if end > size:
                 break
             append(data[pos + _HEADER_SIZE : end])
             pos = end
-            count += 1
         self._buffer = data[pos:]
-        self._frames_read += count
-        self._payload_read += pos - count * _HEADER_SIZE
+        with self._stats_lock:
+            self._inbox.extend(frames)
+            self._frames_read += len(frames)
+            self._payload_read += pos - len(frames) * _HEADER_SIZE
 
     def _fill(self, noblock: bool) -> None:
         """Read until the buffer holds at least one whole frame, waiting as the options say."""
@@ -445,9 +470,10 @@ class UnixPipeTransport(Transport):
                 os.close(fd)
         self._wake_r = self._wake_w = -1
         self._buffer = b""
-        self._frames_read -= len(self._inbox)  # dropped unread: not received
-        self._payload_read -= sum(map(len, self._inbox))
-        self._inbox.clear()
+        with self._stats_lock:
+            self._frames_read -= len(self._inbox)  # dropped unread: not received
+            self._payload_read -= sum(map(len, self._inbox))
+            self._inbox.clear()
         self._release_address()
 
     def _drop_copies(self) -> None:
@@ -484,14 +510,16 @@ class UnixPipeTransport(Transport):
     def get_stats(self) -> TransportStats:
         if self._pid != os.getpid():
             raise self._unusable("get_stats")
-        inbox = list(self._inbox)  # a snapshot: receive() pops without the lock
+        with self._stats_lock:  # receive() pops without it: the snapshot is of one moment
+            inbox = list(self._inbox)
+            frames_read, payload_read = self._frames_read, self._payload_read
         return TransportStats(
             role=self._role,
             endpoint=self.endpoint,
             messages_sent=self._messages_sent,
             bytes_sent=self._bytes_sent,
-            messages_received=self._frames_read - len(inbox),
-            bytes_received=self._payload_read - sum(map(len, inbox)),
+            messages_received=frames_read - len(inbox),
+            bytes_received=payload_read - sum(map(len, inbox)),
         )
 
 
