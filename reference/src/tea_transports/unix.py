@@ -21,6 +21,12 @@ messages. Every wait polls the data descriptor together with a private wake-up p
 are set to -1 under the I/O lock when closed, so a closed descriptor number is never used
 again by mistake.
 
+Per message: ``send()`` holds the I/O lock for one all-or-nothing write of a frame of at
+most ``PIPE_BUF`` bytes (longer frames, full pipes and waits take a slower path that
+keeps the same guarantees); ``receive()`` splits each read into whole messages and pops
+them from a deque without the lock, since no descriptor is touched there. Several
+threads may send or receive on one transport; each message goes whole to one of them.
+
 ``close()`` may be called from a signal handler (graceful shutdown on SIGTERM): if the
 handler interrupted this thread's own ``send``/``receive``, ``close()`` marks the
 transport closed and wakes the wait, and the interrupted call finishes the close on its
