@@ -42,8 +42,12 @@ FORK_SCRIPT = """
     writer.bind("ipc://" + path)
     reader = UnixPipeTransport(TransportConfig(options={"receive_timeout": 5000}))
     reader.connect("ipc://" + path)
+    named = UnixPipeTransport(TransportConfig())
+    named.bind("inproc://jobs")
     pid = os.fork()
     if pid == 0:  # the child: use, close and drop its inherited copies, then exit normally
+        with UnixPipeTransport(TransportConfig()) as own:  # the parent's names are not taken here
+            own.bind("inproc://jobs")
         try:
             writer.send(b"from the child")
             print("child: send worked", flush=True)
@@ -62,6 +66,7 @@ FORK_SCRIPT = """
     print("parent received:", reader.receive())
     writer.close()
     reader.close()
+    named.close()
     print("fifo removed by its owner:", not os.path.exists(path))
 """
 
@@ -133,6 +138,41 @@ def test_issue9_item4_fork_while_another_thread_waits(ipc_dir: str) -> None:
         "child refused send True",
         "parent received: [b'parent still works']",
     ], result.stderr
+
+
+CHILD_HOLDS_NOTHING_SCRIPT = """
+    import os, sys
+    from tea_transports import BrokenTransportError, TransportConfig, TransportTimeoutError, UnixPipeTransport
+
+    path = sys.argv[1]
+    writer = UnixPipeTransport(TransportConfig())
+    writer.bind("ipc://" + path)
+    reader = UnixPipeTransport(TransportConfig(options={"receive_timeout": 3000}))
+    reader.connect("ipc://" + path)
+    release_r, release_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a child that lives on without touching the transports
+        os.read(release_r, 1)
+        os._exit(0)
+    writer.send(b"last")
+    writer.close()  # the producer is gone: the reader must see the end of the stream
+    print("received:", reader.receive())
+    try:
+        reader.receive()
+    except BrokenTransportError:
+        print("end of stream while the child lives")
+    except TransportTimeoutError:
+        print("no end of stream: the child keeps the pipe open")
+    os.write(release_w, b"x")
+    os.waitpid(pid, 0)
+    reader.close()
+"""
+
+
+def test_issue9_item4_a_forked_child_keeps_no_pipe_open(ipc_dir: str) -> None:
+    result = run_script(CHILD_HOLDS_NOTHING_SCRIPT, f"{ipc_dir}/fifo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["received: b'last'", "end of stream while the child lives"]
 
 
 # -- item 5: close() from a signal handler while the same thread waits --------------------------

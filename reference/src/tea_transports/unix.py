@@ -34,9 +34,9 @@ way out — raising ``TransportClosedError`` if it was waiting.
 
 After ``fork()`` a transport belongs to the process that created it. In a child every
 operation but ``close()`` raises ``TransportStateError`` (create a new transport there);
-``close()`` and garbage collection in the child only drop the child's copies of the
-descriptors: they never wake the parent's waits, release its inproc name or remove its
-FIFO.
+the child's copies of the descriptors are closed at the fork (so a child never keeps the
+pipe open or the FIFO's consumer lock held), and ``close()`` or garbage collection in
+the child never wake the parent's waits, release its inproc name or remove its FIFO.
 """
 
 from __future__ import annotations
@@ -87,9 +87,17 @@ _live: weakref.WeakSet[UnixPipeTransport] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
+    global _inproc_lock
+    _inproc_lock = threading.RLock()  # a parent thread may have held it at the fork
+    for fd in _inproc_pipes.values():  # the parent's names: neither usable nor taken here
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    _inproc_pipes.clear()
     for transport in list(_live):
-        transport._closed = True  # _unusable() then says why
-        transport._ready = None
+        # the child cannot use them, and its copies would keep the pipe open (no end of
+        # stream for the consumer) and the FIFO's consumer lock held: drop them now
+        transport._drop_copies()  # marks it closed: _unusable() then says why
         # a parent thread may have held them at the fork: the child's copies would never
         # be released, and the child's calls must reach _unusable() instead of hanging
         transport._io_lock = threading.RLock()
