@@ -5,6 +5,8 @@
 * ``reference-batched`` — the same transport through ``send_many``/``receive_many``;
 * ``raw-pyzmq`` — plain PUB/SUB sockets doing the same work;
 * ``pipe`` — ``UnixPipeTransport`` (one consumer: pattern "direct");
+* ``raw-fifo`` — a length-prefixed FIFO with plain ``os.write``/``os.read``: the baseline
+  of the pipe transport, as ``raw-pyzmq`` is of the ZeroMQ one;
 * ``pynng`` — nng's Pub0/Sub0, another brokerless library a user might pick;
 * ``reference-slow`` — the reference with a subscriber that works ~20 us per message.
 
@@ -16,7 +18,9 @@ the data messages and times them from the first to the last itself.
 from __future__ import annotations
 
 import os
+import select
 import socket
+import struct
 import time
 import uuid
 from multiprocessing.connection import Connection
@@ -39,8 +43,10 @@ def free_port() -> int:
 def address_for(kind: str, protocol: str) -> str:
     if protocol == "inproc":
         return f"inproc://bench-{uuid.uuid4().hex}"
-    if protocol == "ipc":
-        return f"ipc:///tmp/bench-{uuid.uuid4().hex[:12]}"
+    if protocol == "ipc":  # in the user's private directory; Run.stop() removes it
+        from tea_transports.zeromq import private_ipc_dir
+
+        return f"ipc://{private_ipc_dir()}/bench-{uuid.uuid4().hex[:12]}"
     return f"tcp://127.0.0.1:{free_port()}"
 
 
@@ -118,11 +124,39 @@ class NngPublisher(Publisher):
         self.socket.close()
 
 
+_FRAME = struct.Struct(">I")
+
+
+class RawFifoPublisher(Publisher):
+    """What a careful programmer writes without a transport: mkfifo, then one ``os.write``
+    of a 4-byte length and the payload per message (blocking, like the pipe transport)."""
+
+    def __init__(self, name: str, address: str, options: Dict[str, Any], batched: bool = False) -> None:
+        self.path = address[len("ipc://") :]
+        os.mkfifo(self.path, 0o600)
+        self.fd = os.open(self.path, os.O_RDWR)  # as the transport does: no wait for a reader
+        self.endpoint = address
+        fd, write, pack = self.fd, os.write, _FRAME.pack
+
+        def send(message: bytes) -> None:
+            frame = pack(len(message)) + message
+            written = write(fd, frame)
+            while written < len(frame):  # only frames longer than the pipe buffer
+                written += write(fd, frame[written:])
+
+        self.send = send  # type: ignore[method-assign]
+
+    def close(self) -> None:
+        os.close(self.fd)
+        os.unlink(self.path)
+
+
 PUBLISHERS: Dict[str, Callable[..., Publisher]] = {
     "reference": TransportPublisher,
     "reference-batched": lambda *a, **k: TransportPublisher(*a, **k, batched=True),
     "raw-pyzmq": RawPublisher,
     "pipe": lambda name, *a, **k: TransportPublisher("unix", *a, **k),
+    "raw-fifo": RawFifoPublisher,
     "pynng": NngPublisher,
     "reference-slow": lambda *a, **k: TransportPublisher(*a, **k, batched=True),
 }
@@ -184,6 +218,37 @@ def _nng_receiver(name: str, endpoint: str, hwm: int, batched: bool) -> Tuple[Re
     return receive, sock.close
 
 
+def _raw_fifo_receiver(
+    name: str, endpoint: str, hwm: int, batched: bool
+) -> Tuple[Receive, Callable[[], None]]:
+    fd = os.open(endpoint[len("ipc://") :], os.O_RDONLY | os.O_NONBLOCK)
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    unpack, read = _FRAME.unpack_from, os.read
+    state: List[Any] = [b"", 0]  # bytes read, offset of the next frame
+
+    def receive() -> List[bytes]:
+        buffer, start = state
+        while True:
+            if len(buffer) - start >= 4:
+                end = start + 4 + unpack(buffer, start)[0]
+                if end <= len(buffer):
+                    state[1] = end
+                    return [buffer[start + 4 : end]]
+            try:
+                chunk = read(fd, 1 << 16)
+            except BlockingIOError:
+                if not poller.poll(TIMEOUT_MS):
+                    return []
+                continue
+            if not chunk:
+                return []
+            buffer, start = buffer[start:] + chunk, 0
+            state[0], state[1] = buffer, 0
+
+    return receive, lambda: os.close(fd)
+
+
 def _slow_receiver(name: str, endpoint: str, hwm: int) -> Tuple[Receive, Callable[[], None]]:
     receive, close = _transport_receiver(name, endpoint, hwm, False)
 
@@ -202,6 +267,7 @@ RECEIVERS = {
     "reference-batched": lambda n, e, h: _transport_receiver(n, e, h, True),
     "raw-pyzmq": lambda n, e, h: _raw_receiver(n, e, h, False),
     "pipe": lambda n, e, h: _transport_receiver("unix", e, h, False),
+    "raw-fifo": lambda n, e, h: _raw_fifo_receiver(n, e, h, False),
     "pynng": lambda n, e, h: _nng_receiver(n, e, h, False),
     "reference-slow": _slow_receiver,
 }

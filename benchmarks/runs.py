@@ -3,7 +3,9 @@ processes (threads for inproc, which cannot leave the process), synchronised by 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -18,6 +20,7 @@ Worker = Union[multiprocessing.process.BaseProcess, threading.Thread]
 @dataclass
 class Run:
     publisher: Publisher
+    address: str = ""
     workers: List[Worker] = field(default_factory=list)
     conns: List[Connection] = field(default_factory=list)
 
@@ -39,6 +42,9 @@ class Run:
             worker.join(30)
             if isinstance(worker, multiprocessing.process.BaseProcess) and worker.is_alive():
                 worker.kill()
+        if self.address.startswith("ipc://"):  # libzmq may not have removed it before exit
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.address[len("ipc://") :])
 
 
 def start(
@@ -51,10 +57,9 @@ def start(
     latency: bool = False,
 ) -> Run:
     """Bind a publisher, start the subscribers and wait until each has seen START."""
-    publisher = PUBLISHERS[kind](
-        name, address_for(kind, protocol), {"high_water_mark": hwm, **(options or {})}
-    )
-    run = Run(publisher)
+    address = address_for(kind, protocol)
+    publisher = PUBLISHERS[kind](name, address, {"high_water_mark": hwm, **(options or {})})
+    run = Run(publisher, address)
     for _ in range(subscribers):
         conn, child_conn = _spawn.Pipe()
         args = (child_conn, kind, name, publisher.endpoint, hwm, latency)

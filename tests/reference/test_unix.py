@@ -187,3 +187,50 @@ def test_descriptors_are_released() -> None:
             r.connect(name)
     if before is not None:
         assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_stats_count_only_messages_returned(inproc_pair) -> None:  # type: ignore[no-untyped-def]
+    writer, reader = inproc_pair
+    for payload in (b"one", b"two", b"three"):
+        writer.send(payload)
+    assert reader.receive() == b"one"  # the other two were read from the pipe, not returned
+    stats = reader.get_stats()
+    assert (stats.messages_received, stats.bytes_received) == (1, 3)
+    reader.close()
+    assert reader.get_stats().messages_received == 1  # dropped unread at close: not received
+
+
+def test_threads_sharing_each_end_lose_and_split_nothing(inproc_pair) -> None:  # type: ignore[no-untyped-def]
+    writer, reader = inproc_pair
+    big = os.urandom(100_000)  # longer than the pipe buffer: written in several pieces
+    per_thread = 300
+
+    def send(tag: int) -> None:
+        for i in range(per_thread):
+            writer.send(big if i % 50 == 0 else b"%d:%d" % (tag, i))
+
+    received: list[bytes] = []
+    lock = threading.Lock()
+    total = 2 * per_thread
+
+    def receive() -> None:
+        while True:
+            with lock:
+                if len(received) >= total:
+                    return
+            try:
+                message = reader.receive()
+            except TransportTimeoutError:
+                return
+            with lock:
+                received.append(message)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in (0, 1)]
+    threads += [threading.Thread(target=receive) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)
+    expected = sorted(big if i % 50 == 0 else b"%d:%d" % (t, i) for t in (0, 1) for i in range(per_thread))
+    assert sorted(received) == expected  # every message once, whole

@@ -10,15 +10,38 @@ Addresses:
   reading as well, so its sends never fail for want of a consumer: messages wait in the
   kernel's pipe buffer until one connects or the buffer fills.
 
+  A FIFO has one consumer: ``connect()`` takes an exclusive ``flock`` on it, so a second
+  consumer — in this process or another — is refused instead of splitting the byte stream
+  between two readers (which corrupts the framing). The lock goes with the consumer's
+  descriptor, so a consumer that dies never blocks the next one.
+
 Messages are framed with a 4-byte big-endian length, so ``receive()`` returns whole
 messages. Every wait polls the data descriptor together with a private wake-up pipe, so
 ``close()`` from another thread ends a blocked ``send``/``receive`` at once; descriptors
 are set to -1 under the I/O lock when closed, so a closed descriptor number is never used
 again by mistake.
+
+Per message: ``send()`` holds the I/O lock for one all-or-nothing write of a frame of at
+most ``PIPE_BUF`` bytes (longer frames, full pipes and waits take a slower path that
+keeps the same guarantees); ``receive()`` splits each read into whole messages and pops
+them from a deque without the lock, since no descriptor is touched there. Several
+threads may send or receive on one transport; each message goes whole to one of them.
+
+``close()`` may be called from a signal handler (graceful shutdown on SIGTERM): if the
+handler interrupted this thread's own ``send``/``receive``, ``close()`` marks the
+transport closed and wakes the wait, and the interrupted call finishes the close on its
+way out — raising ``TransportClosedError`` if it was waiting.
+
+After ``fork()`` a transport belongs to the process that created it. In a child every
+operation but ``close()`` raises ``TransportStateError`` (create a new transport there);
+the child's copies of the descriptors are closed at the fork (so a child never keeps the
+pipe open or the FIFO's consumer lock held), and ``close()`` or garbage collection in
+the child never wake the parent's waits, release its inproc name or remove its FIFO.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
@@ -27,7 +50,8 @@ import stat
 import struct
 import threading
 import time
-from typing import Dict, Optional, Tuple
+import weakref
+from typing import Deque, Dict, List, Optional, Tuple, Union
 
 from ._arguments import check_flags, check_payload, deadline_seconds
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
@@ -35,6 +59,7 @@ from .errors import (
     AddressError,
     AddressInUseError,
     BrokenTransportError,
+    TransportError,
     TransportStateError,
     TransportTimeoutError,
 )
@@ -42,12 +67,47 @@ from .errors import (
 __all__ = ["UnixPipeTransport"]
 
 _HEADER = struct.Struct(">I")
+_HEADER_SIZE = _HEADER.size
+_pack_header = _HEADER.pack
+_unpack_header = _HEADER.unpack_from
+_write, _read = os.write, os.read
 _READ_CHUNK = 1 << 16
+#: a pipe write of at most this many bytes is all or nothing (POSIX PIPE_BUF); longer
+#: frames may go in pieces, so they take the slow path, which marks the tail as pending
+_ATOMIC_WRITE = getattr(select, "PIPE_BUF", 512)
 
 # inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
 # stays reserved until the producer closes
 _inproc_pipes: Dict[str, int] = {}
-_inproc_lock = threading.Lock()
+_inproc_lock = threading.RLock()  # re-entrant: close() from a signal handler may interrupt bind()
+
+# every open transport, so a forked child can mark its copies unusable at once, at no
+# cost to the per-message path
+_live: weakref.WeakSet[UnixPipeTransport] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    global _inproc_lock
+    _inproc_lock = threading.RLock()  # a parent thread may have held it at the fork
+    for fd in _inproc_pipes.values():  # the parent's names: neither usable nor taken here
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    _inproc_pipes.clear()
+    for transport in list(_live):
+        # the child cannot use them, and its copies would keep the pipe open (no end of
+        # stream for the consumer) and the FIFO's consumer lock held: drop them now
+        transport._drop_copies()  # marks it closed: _unusable() then says why
+        # a parent thread may have held them at the fork: the child's copies would never
+        # be released, and the child's calls must reach _unusable() instead of hanging
+        transport._io_lock = threading.RLock()
+        transport._close_lock = threading.RLock()
+        transport._stats_lock = threading.Lock()
+        transport._in_slow_path = False  # that thread is not here
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class UnixPipeTransport(Transport):
@@ -65,14 +125,26 @@ class UnixPipeTransport(Transport):
         self._role: Optional[str] = None
         self._fifo_path: Optional[str] = None
         self._inproc_name: Optional[str] = None
-        self._buffer = bytearray()  # received bytes not yet returned as messages
+        self._buffer = b""  # bytes read that do not make a whole frame yet
+        #: whole messages read and not yet returned; ``receive()`` pops them without the lock
+        self._inbox: Deque[bytes] = collections.deque()
+        self._frames_read = self._payload_read = 0  # received = read - still in the inbox
         self._pending = memoryview(b"")  # the unwritten tail of the last message sent
         self._closed = False
-        self._io_lock = threading.Lock()  # held by send/receive; close() waits for it
-        self._close_lock = threading.Lock()
+        self._close_deferred = False  # close() ran in a signal handler inside our own I/O
+        self._in_slow_path = False  # set under the I/O lock: only this thread's handler sees it
+        self._stats_lock = threading.Lock()  # counters and inbox agree in a get_stats() snapshot
+        # re-entrant locks, so that close() from a signal handler can see that its own
+        # thread holds them (RLock._is_owned) instead of deadlocking
+        self._io_lock = threading.RLock()  # held by send/receive; close() waits for it
+        self._close_lock = threading.RLock()
+        self._pid = os.getpid()  # the process that owns the descriptors and the address
         self._wake_r, self._wake_w = os.pipe()
-        self._sent = [0, 0]  # messages, bytes
-        self._received = [0, 0]
+        self._messages_sent = self._bytes_sent = 0
+        #: the role whose fast path is open: set by bind/connect, cleared by close(), by
+        #: fork and while a message's tail is unwritten (one check per call instead of three)
+        self._ready: Optional[str] = None
+        _live.add(self)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._role or "new")
@@ -80,7 +152,7 @@ class UnixPipeTransport(Transport):
 
     @property
     def is_connected(self) -> bool:
-        return self._fd >= 0
+        return self._fd >= 0 and not self._closed
 
     # -- roles --------------------------------------------------------------------------
 
@@ -130,6 +202,7 @@ class UnixPipeTransport(Transport):
                 if not stat.S_ISFIFO(os.stat(target).st_mode):
                     raise AddressError(f"cannot connect to {address}: {target} is not a FIFO")
                 read_fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
+                _lock_consumer(read_fd, address)
             except FileNotFoundError:
                 raise AddressError(
                     f"cannot connect to {address}: no FIFO at {target}; bind the producer first"
@@ -139,8 +212,8 @@ class UnixPipeTransport(Transport):
         self._start("subscriber", read_fd, address)
 
     def _open_check(self, operation: str, address: str) -> Tuple[str, str]:
-        if self._closed:
-            raise self._closed_error(operation)
+        if self._closed or self._pid != os.getpid():
+            raise self._unusable(operation)
         if self._role is not None:
             raise TransportStateError(
                 f"cannot {operation} {address}: already the {self._role} on {self.endpoint}; "
@@ -161,55 +234,159 @@ class UnixPipeTransport(Transport):
         self._fd = fd
         self._role = role
         self.endpoint = address
+        self._ready = role
 
     # -- messages -----------------------------------------------------------------------
+
+    # Each call holds the I/O lock (so close() never frees a descriptor under it) but does
+    # only the common case inline: one write of a whole frame, or one frame already read.
+    # Everything else (the first call, a full or empty pipe, timeouts, a closed or forked
+    # transport, an unwritten tail) is the slow path, which ends a close() that a signal
+    # handler deferred (see close()).
 
     def send(self, data: BytesLike, flags: int = 0) -> int:
         """Send one framed message. A timeout means no byte of it was written; once its
         first byte is in the pipe the message counts as sent, and a tail that did not fit
         is written before the next message (or dropped by ``close()``)."""
-        payload = check_payload(data)
-        noblock = check_flags(flags)
-        with self._io_lock:
-            self._check_role("send", "publisher")
+        payload = data if type(data) is bytes else check_payload(data)
+        noblock = (type(flags) is not int or flags != 0) and check_flags(flags)
+        lock = self._io_lock
+        lock.acquire()
+        try:
+            if self._ready != "publisher":
+                return self._send_slow(payload, noblock, b"")
+            frame = _pack_header(len(payload)) + payload
+            if len(frame) > _ATOMIC_WRITE:  # may be written in pieces: the slow path
+                return self._send_slow(payload, noblock, frame)
+            try:
+                written = _write(self._fd, frame)  # all or nothing (EAGAIN): the pipe is atomic
+            except BlockingIOError:
+                return self._send_slow(payload, noblock, frame)
+            except OSError as exc:
+                raise self._io_error("send", exc) from exc
+            self._messages_sent += 1
+            self._bytes_sent += written - _HEADER_SIZE
+            return len(payload)
+        finally:
+            lock.release()
+
+    def _send_slow(self, payload: bytes, noblock: bool, frame: bytes) -> int:
+        """Under the I/O lock: check the state, write an earlier tail first, then ``frame``
+        (made here when empty), waiting for room as the options say."""
+        if self._in_slow_path:  # a signal handler re-entered a send of this thread
+            raise self._reentered("send")
+        self._in_slow_path = True
+        try:
             deadline = _deadline(0 if noblock else self.options.send_timeout)
-            self._write_pending(deadline)  # the tail of an earlier message
-            frame = memoryview(_HEADER.pack(len(payload)) + payload)
-            self._pending = frame
+            if not frame:
+                self._check_role("send", "publisher")
+            self._write_pending(deadline)  # the tail of an earlier message goes first
+            if not frame:
+                frame = _pack_header(len(payload)) + payload
+            self._pending = memoryview(frame)
             try:
                 self._write_pending(deadline)
             except TransportTimeoutError:
                 if len(self._pending) == len(frame):  # nothing written: not sent
                     self._pending = memoryview(b"")
+                    self._ready = "publisher" if not self._closed else None
                     raise
-        self._sent[0] += 1
-        self._sent[1] += len(payload)
-        return len(payload)
+            self._messages_sent += 1
+            self._bytes_sent += len(payload)
+            return len(payload)
+        finally:
+            self._in_slow_path = False
+            if self._close_deferred:
+                self._release()
+
+    def _reentered(self, operation: str) -> TransportStateError:
+        return TransportStateError(
+            f"cannot {operation} on {self.endpoint}: this thread is already inside {operation}() "
+            f"on this transport (a signal handler interrupted it); call close() from the "
+            f"handler, or {operation} after the handler returns"
+        )
 
     def _write_pending(self, deadline: Optional[float]) -> None:
+        if not self._pending:
+            return
+        self._ready = None  # until the tail is written, every send comes here first
         while self._pending:
             try:
-                written = os.write(self._fd, self._pending)
+                written = _write(self._fd, self._pending)
             except BlockingIOError:
                 self._wait(select.POLLOUT, deadline, "send")
                 continue
             except OSError as exc:
                 raise self._io_error("send", exc) from exc
             self._pending = self._pending[written:]
+        if not self._closed:
+            self._ready = "publisher"
 
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
-        noblock = check_flags(flags)
-        with self._io_lock:
+        noblock = (type(flags) is not int or flags != 0) and check_flags(flags)
+        inbox = self._inbox
+        if inbox and not self._closed:
+            try:
+                return inbox.popleft()  # atomic: no lock, and no descriptor is touched
+            except IndexError:  # another thread took the last one
+                pass
+        lock = self._io_lock
+        lock.acquire()
+        try:
+            return self._receive_slow(noblock)
+        finally:
+            lock.release()
+
+    def _receive_slow(self, noblock: bool) -> bytes:
+        """Under the I/O lock: check the state, read until a whole frame is buffered, then
+        split every whole frame read into the inbox and take the first."""
+        if self._in_slow_path:  # a signal handler re-entered a receive of this thread
+            raise self._reentered("receive")
+        self._in_slow_path = True
+        try:
             self._check_role("receive", "subscriber")
-            deadline = _deadline(0 if noblock else self.options.receive_timeout)
+            inbox = self._inbox
             while True:
-                message = self._next_frame()
-                if message is not None:
-                    self._received[0] += 1
-                    self._received[1] += len(message)
-                    return message
+                if not inbox:
+                    self._fill(noblock)
+                    self._split()
                 try:
-                    chunk = os.read(self._fd, _READ_CHUNK)
+                    return inbox.popleft()
+                except IndexError:  # a lock-free receive() in another thread took it
+                    continue
+        finally:
+            self._in_slow_path = False
+            if self._close_deferred:
+                self._release()
+
+    def _split(self) -> None:
+        """Move every whole frame of the buffer into the inbox; keep the partial tail."""
+        data, pos = self._buffer, 0
+        frames: List[bytes] = []
+        size, append, unpack = len(data), frames.append, _unpack_header
+        while size - pos >= _HEADER_SIZE:
+            end = pos + _HEADER_SIZE + unpack(data, pos)[0]
+            if end > size:
+                break
+            append(data[pos + _HEADER_SIZE : end])
+            pos = end
+        self._buffer = data[pos:]
+        with self._stats_lock:
+            self._inbox.extend(frames)
+            self._frames_read += len(frames)
+            self._payload_read += pos - len(frames) * _HEADER_SIZE
+
+    def _fill(self, noblock: bool) -> None:
+        """Read until the buffer holds at least one whole frame, waiting as the options say."""
+        deadline = _deadline(0 if noblock else self.options.receive_timeout)
+        data: Union[bytes, bytearray] = self._buffer
+        pending: Optional[bytearray] = None  # accumulates a frame longer than one read
+        try:
+            while True:
+                if len(data) >= _HEADER_SIZE and len(data) >= _HEADER_SIZE + _unpack_header(data, 0)[0]:
+                    return
+                try:
+                    chunk = _read(self._fd, _READ_CHUNK)
                 except BlockingIOError:
                     self._wait(select.POLLIN, deadline, "receive")
                     continue
@@ -218,24 +395,23 @@ class UnixPipeTransport(Transport):
                 if not chunk:
                     raise BrokenTransportError(
                         f"cannot receive on {self.endpoint}: the producer closed the pipe"
-                        + (" in the middle of a message" if self._buffer else "")
+                        + (" in the middle of a message" if data else "")
                     )
-                self._buffer += chunk
-
-    def _next_frame(self) -> Optional[bytes]:
-        if len(self._buffer) < _HEADER.size:
-            return None
-        (length,) = _HEADER.unpack_from(self._buffer)
-        end = _HEADER.size + length
-        if len(self._buffer) < end:
-            return None
-        message = bytes(self._buffer[_HEADER.size : end])
-        del self._buffer[:end]
-        return message
+                if not data:
+                    data = chunk  # the common case: no copy
+                elif pending is None and len(data) < _READ_CHUNK:
+                    data += chunk  # the tail of the last read, completed: one copy
+                else:  # a long frame: grow in place, not by copying the whole each time
+                    if pending is None:
+                        pending = bytearray(data)
+                    pending += chunk
+                    data = pending
+        finally:  # whatever happened, no byte read is lost
+            self._buffer = bytes(data)  # no copy when it already is bytes
 
     def _check_role(self, operation: str, role: str) -> None:
         if self._closed:
-            raise self._closed_error(operation)
+            raise self._unusable(operation)
         if self._role != role:
             needed = "bind()" if role == "publisher" else "connect()"
             raise TransportStateError(
@@ -251,16 +427,26 @@ class UnixPipeTransport(Transport):
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         ready = poller.poll(None if timeout is None else timeout * 1000)
         if self._closed:
-            raise self._closed_error(operation)
+            raise self._unusable(operation)
         if not ready:
             raise TransportTimeoutError(
                 f"cannot {operation} on {self.endpoint}: timed out; raise "
                 f"{'send' if operation == 'send' else 'receive'}_timeout, or retry later"
             )
 
+    def _unusable(self, operation: str) -> TransportError:
+        """The error for an operation on a closed transport, or on a forked child's copy."""
+        if self._pid != os.getpid():
+            where = f" on {self.endpoint}" if self.endpoint else ""
+            return TransportStateError(
+                f"cannot {operation}{where}: this transport was created in process {self._pid}, "
+                f"and this is process {os.getpid()}; a child must create its own transport after fork()"
+            )
+        return self._closed_error(operation)
+
     def _io_error(self, operation: str, exc: OSError) -> Exception:
         if exc.errno == errno.EBADF:
-            return self._closed_error(operation)
+            return self._unusable(operation)
         if isinstance(exc, BrokenPipeError):
             return BrokenTransportError(
                 f"cannot {operation} on {self.endpoint}: the consumer closed the pipe"
@@ -270,19 +456,53 @@ class UnixPipeTransport(Transport):
     # -- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
+        if self._pid != os.getpid():
+            self._drop_copies()
+            return
+        if self._close_lock._is_owned():  # type: ignore[attr-defined]
+            return  # a signal handler interrupted this thread's own close(): it finishes
         with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-        os.write(self._wake_w, b"x")  # wakes a send/receive waiting in another thread
+            if not self._closed:
+                self._closed = True
+                self._ready = None
+                os.write(self._wake_w, b"x")  # wakes a send/receive waiting in any thread
+        if self._io_lock._is_owned():  # type: ignore[attr-defined]
+            # a signal handler interrupted this thread's own send/receive: waiting for the
+            # lock would deadlock, so that call releases everything on its way out
+            self._close_deferred = True
+            return
         with self._io_lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-            for fd in (self._wake_r, self._wake_w):
+            self._release()
+
+    def _release(self) -> None:
+        """Close the descriptors and free the address; idempotent. Called under the I/O lock."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        for fd in (self._wake_r, self._wake_w):
+            if fd >= 0:
                 os.close(fd)
-            self._wake_r = self._wake_w = -1
-            self._release_address()
+        self._wake_r = self._wake_w = -1
+        self._buffer = b""
+        with self._stats_lock:
+            self._frames_read -= len(self._inbox)  # dropped unread: not received
+            self._payload_read -= sum(map(len, self._inbox))
+            self._inbox.clear()
+        self._release_address()
+
+    def _drop_copies(self) -> None:
+        """In a forked child: close this process's copies of the descriptors, nothing else.
+
+        No wake byte (the wake pipe is shared with the parent), no lock (a parent thread
+        may have held it at the fork), no unlink and no inproc registry change.
+        """
+        self._closed = True
+        self._ready = None
+        for fd in (self._fd, self._wake_r, self._wake_w):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._wake_r = self._wake_w = -1
 
     def _release_address(self) -> None:
         if self._inproc_name is not None:
@@ -290,24 +510,51 @@ class UnixPipeTransport(Transport):
                 unclaimed = _inproc_pipes.pop(self._inproc_name, -1)
             if unclaimed >= 0:
                 os.close(unclaimed)
+            self._inproc_name = None
         if self._fifo_path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._fifo_path)
+            self._fifo_path = None
 
     def __del__(self) -> None:
         super().__del__()
-        if not getattr(self, "_closed", True):
+        if getattr(self, "_wake_r", -1) >= 0:  # not yet released (or a deferred close)
             self.close()
 
     def get_stats(self) -> TransportStats:
+        if self._pid != os.getpid():
+            raise self._unusable("get_stats")
+        with self._stats_lock:  # receive() pops without it: the snapshot is of one moment
+            inbox = list(self._inbox)
+            frames_read, payload_read = self._frames_read, self._payload_read
         return TransportStats(
             role=self._role,
             endpoint=self.endpoint,
-            messages_sent=self._sent[0],
-            bytes_sent=self._sent[1],
-            messages_received=self._received[0],
-            bytes_received=self._received[1],
+            messages_sent=self._messages_sent,
+            bytes_sent=self._bytes_sent,
+            messages_received=frames_read - len(inbox),
+            bytes_received=payload_read - sum(map(len, inbox)),
         )
+
+
+def _lock_consumer(fd: int, address: str) -> None:
+    """Make ``fd`` the FIFO's only consumer, or close it and refuse.
+
+    :raises AddressInUseError: another consumer holds the FIFO.
+    """
+    import fcntl  # POSIX only, as FIFOs are
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AddressInUseError(
+            f"cannot connect to {address}: the FIFO already has a consumer (in this or another "
+            f"process); a pipe carries one stream to one reader, so close that consumer first, "
+            f"or use the zeromq transport's pub_sub pattern for several subscribers"
+        ) from None
+    except OSError:  # a platform that cannot lock FIFOs: the one-consumer rule goes unchecked
+        pass
 
 
 def _deadline(timeout_ms: Optional[int]) -> Optional[float]:
