@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from . import __version__ as SUITE_VERSION
 from .catalogue import CATALOGUE, by_id
 from .harness import Target
+from .verdict import judge
 
 __all__ = [
     "SUITE_VERSION",
@@ -50,12 +51,19 @@ class TransportReport:
     version: str
     platform: str
     python: str
+    #: the whole verdict line, naming what is certified (see ``verdict.py``)
     verdict: str
     counts: Dict[str, int]
     by_group: Dict[str, Dict[str, int]]
     results: List[CaseResult] = field(default_factory=list)
     generated: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     suite_version: str = SUITE_VERSION
+    #: CERTIFIED | NOT CERTIFIED | CERTIFIED WITH DEVIATIONS | INCOMPLETE | NO CERTIFICATION
+    status: str = ""
+    #: the exit code this verdict gives the run
+    exit_code: int = 0
+    #: pattern, profile, protocols, features beyond the profile, missing core capabilities
+    certified: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -68,47 +76,38 @@ class TransportReport:
         full_protocols: bool,
         python: str,
         platform: str,
+        protocols: Sequence[str] = ("inproc", "ipc", "tcp"),
     ) -> TransportReport:
         counts = {k: 0 for k in ("passed", "failed", "not applicable", "skipped", "not run")}
         by_group = {g: {"passed": 0, "failed": 0, "not applicable": 0} for g in _GROUPS}
         for result in results:
             counts[result.outcome] += 1
-            group = by_group[by_id(result.scenario_id).ac]
+            empty = {"passed": 0, "failed": 0, "not applicable": 0}
+            group = by_group.setdefault(by_id(result.scenario_id).ac, empty)
             if result.outcome in group:
                 group[result.outcome] += 1
-        accounted = sum(counts[k] for k in ("passed", "failed", "not applicable"))
-        unseen = catalogue_ids - {r.scenario_id for r in results if r.outcome != "not run"}
+        verdict = judge(
+            target.cls,
+            [(r.scenario_id, r.outcome) for r in results],
+            expected,
+            catalogue_ids,
+            protocols,
+            full_protocols,
+        )
         return cls(
             transport=target.name,
             implementation=f"{target.cls.__module__}.{target.cls.__qualname__}",
             version=_version_of(target.cls.__module__),
             platform=platform,
             python=python,
-            verdict=_verdict(results, accounted, expected, unseen, full_protocols),
+            verdict=verdict.line,
             counts=counts,
             by_group=by_group,
             results=results,
+            status=verdict.status,
+            exit_code=verdict.exit_code,
+            certified=asdict(verdict.certified),
         )
-
-
-def _verdict(results: List[CaseResult], accounted: int, expected: int, unseen: Set[str], full: bool) -> str:
-    failed = [r for r in results if r.outcome == "failed"]
-    shall = sorted({r.scenario_id for r in failed if by_id(r.scenario_id).grade == "SHALL"})
-    should = sorted({r.scenario_id for r in failed if by_id(r.scenario_id).grade == "SHOULD"})
-    if accounted == 0:
-        return "NO CERTIFICATION: no scenario ran"
-    if shall:
-        return f"NOT CERTIFIED: {len(shall)} SHALL scenario(s) failed: {', '.join(shall)}"
-    if accounted < expected or unseen or not full:
-        return (
-            f"INCOMPLETE: {accounted} of {expected} case(s) accounted for"
-            + (f"; {len(unseen)} scenario(s) not run" if unseen else "")
-            + ("; protocols narrowed" if not full else "")
-            + " — a certification needs the whole catalogue"
-        )
-    if should:
-        return f"CERTIFIED WITH DEVIATIONS: SHOULD scenario(s) failed: {', '.join(should)}"
-    return "CERTIFIED"
 
 
 def _version_of(module: str) -> str:
@@ -148,7 +147,7 @@ def render_markdown(reports: Sequence[TransportReport]) -> str:
     out: List[str] = []
     for report in reports:
         out += [
-            f"# Conformance of `{report.transport}` to TEA-STREAM-002.2",
+            f"# Conformance of `{report.transport}` to TEA-STREAM-002.2 ({report.certified.get('profile')})",
             "",
             f"**{report.verdict}**",
             "",
