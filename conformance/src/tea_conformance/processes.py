@@ -37,6 +37,7 @@ __all__ = [
     "Child",
     "close_during_receive",
     "remote_fan_out",
+    "start_closing_publisher",
     "start_publisher",
     "start_subscriber",
     "sync_remote",
@@ -120,6 +121,30 @@ def _publisher_main(conn: Connection, spec: Spec, address: str, messages: List[b
     finally:
         if pub is not None:
             pub.close()
+
+
+def _closing_publisher_main(
+    conn: Connection, spec: Spec, address: str, options: Dict[str, Any], messages: List[bytes]
+) -> None:
+    """Publish ``messages`` once the parent has a probe, close(), report how long close()
+    took, and return at once: the interpreter exits right after close()."""
+    deadline = time.monotonic() + spec[4]
+    try:
+        pub = _make(spec, options)
+        pub.bind(address)
+        conn.send(("bound", pub.endpoint))
+        while not conn.poll(QUANTUM_MS / 1000):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the parent never confirmed a probe")
+            pub.send(PROBE)
+        conn.recv()
+        for message in messages:
+            pub.send(message)
+        started = time.monotonic()
+        pub.close()
+        conn.send(("closed", time.monotonic() - started))
+    except Exception:
+        _report_error(conn)
 
 
 def _close_during_receive_main(conn: Connection, spec: Spec, rounds: int) -> None:
@@ -218,6 +243,13 @@ def start_subscriber(harness: Harness, address: str, count: int, prefix: bytes =
 
 def start_publisher(harness: Harness, address: str, messages: List[bytes]) -> Child:
     return Child(_publisher_main, (spec_of(harness), address, messages))
+
+
+def start_closing_publisher(
+    harness: Harness, address: str, options: Dict[str, Any], messages: List[bytes]
+) -> Child:
+    """A publisher process that sends ``messages``, closes and exits (see ``closing_publisher``)."""
+    return Child(_closing_publisher_main, (spec_of(harness), address, options, messages))
 
 
 def wait_all(children: Sequence[Child], kind: str, harness: Harness) -> List[Any]:

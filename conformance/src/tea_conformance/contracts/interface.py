@@ -214,13 +214,3 @@ def bad_payloads(h: Harness) -> None:
     pub.send(bytearray(b"still"))
     pub.send(memoryview(b"usable"))
     expect_equal(h.collect(subs[0], 2), [b"still", b"usable"])
-
-
-@contract("CONF-UNIT-011")
-def documented_defaults(h: Harness) -> None:
-    options = h.new().options
-    if (options.linger, options.high_water_mark, options.on_hwm) != (1000, 1000, "drop"):
-        raise ConformanceFailure(
-            f"defaults are linger={options.linger}, high_water_mark={options.high_water_mark}, "
-            f"on_hwm={options.on_hwm!r}; the contract says 1000, 1000, 'drop'"
-        )
