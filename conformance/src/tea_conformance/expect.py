@@ -92,14 +92,19 @@ def expect_equal(got: Sequence[bytes], expected: Sequence[bytes], who: str = "th
     if missing or extra or duplicates:
         raise ConformanceFailure(
             f"{who} got {len(got)} of {len(expected)} message(s): {len(missing)} missing "
-            f"(first {missing[:3]}), {len(extra)} unexpected or corrupted (first {extra[:3]}), "
+            f"(first {_short(missing[:3])}), {len(extra)} unexpected or corrupted (first {_short(extra[:3])}), "
             f"{duplicates} duplicate(s)"
         )
     first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)
     raise ConformanceFailure(
-        f"{who} got every message but out of order: position {first} holds {got[first]!r}, "
-        f"expected {expected[first]!r}"
+        f"{who} got every message but out of order: position {first} holds {_short([got[first]])}, "
+        f"expected {_short([expected[first]])}"
     )
+
+
+def _short(messages: Sequence[bytes]) -> str:
+    """Messages as their first 24 bytes and length: a failure line stays readable."""
+    return "[" + ", ".join(repr(m[:24]) + (f"…({len(m)} B)" if len(m) > 24 else "") for m in messages) + "]"
 
 
 def expect_delivered_concurrently(
