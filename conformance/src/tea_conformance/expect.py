@@ -92,7 +92,8 @@ def expect_equal(got: Sequence[bytes], expected: Sequence[bytes], who: str = "th
     if missing or extra or duplicates:
         raise ConformanceFailure(
             f"{who} got {len(got)} of {len(expected)} message(s): {len(missing)} missing "
-            f"(first {_short(missing[:3])}), {len(extra)} unexpected or corrupted (first {_short(extra[:3])}), "
+            f"(first {_short(missing[:3])}), {len(extra)} unexpected or corrupted "
+            f"(first {_short(extra[:3])}), "
             f"{duplicates} duplicate(s)"
         )
     first = next(i for i, (a, b) in enumerate(zip(got, expected)) if a != b)

@@ -12,7 +12,15 @@ from typing import List
 
 from tea_transports import ConfigurationError, Feature, TransportError
 
-from ..expect import BIG_PAYLOAD, BURST, STALL_PAYLOAD, expect_equal, linked, numbered, queue_bound, stall_burst
+from ..expect import (
+    BIG_PAYLOAD,
+    BURST,
+    expect_equal,
+    linked,
+    numbered,
+    queue_bound,
+    stall_burst,
+)
 from ..harness import ConformanceFailure, Harness
 from ..processes import start_closing_publisher
 from . import contract
