@@ -56,7 +56,8 @@ def constructed_from_config(h: Harness) -> None:
 
 @contract("UNIT-004")
 def factory_returns_it(h: Harness) -> None:
-    transport = create_transport(TransportConfig(transport_type=h.target.name, pattern=h.pattern))
+    config = TransportConfig(transport_type=h.target.name, protocol=h.protocol, pattern=h.pattern)
+    transport = create_transport(config)
     h.transports.append(transport)
     if not isinstance(transport, h.target.cls):
         raise ConformanceFailure(
