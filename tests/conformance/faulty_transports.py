@@ -4,6 +4,7 @@ behaviour stays correct and the failure points at the defect alone."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any, Dict, List
 
@@ -153,8 +154,12 @@ class WarnsAtBind(NeverWarns):
         )
 
 
-class LingersForever(IgnoresLinger):
-    """The same fault as IgnoresLinger (LINGER -1 whatever linger says), caught by behaviour."""
+class LingersForever(ZeroMQPubSubTransport):
+    """Lingers forever whatever linger says, at close() too (IgnoresLinger only sets the option)."""
+
+    def __init__(self, config: TransportConfig) -> None:
+        super().__init__(config)
+        self.options = dataclasses.replace(self.options, linger=-1)
 
 
 class DefaultHwm100(ZeroMQPubSubTransport):
