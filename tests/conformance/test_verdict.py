@@ -269,3 +269,19 @@ class OwnAddresses(ZeroMQPubSubTransport):
         pytester, tmp_path, "--transport=own:OwnAddresses", "-k", "INT-002", "--protocol=inproc"
     )
     assert failed(document) == set() and document["counts"]["passed"] >= 1
+
+
+def test_a_serial_run_killed_by_its_transport_still_gives_a_verdict(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--transport=verdict_transports:AbortsOnBigPayload",
+        "-k", "CONF-INT-002 or INT-001", "--protocol=inproc", f"--conformance-report={report}",
+    )  # fmt: skip
+    (document,) = json.loads(report.read_text())["transports"]
+    crashed = [r for r in document["results"] if r["scenario_id"] == "TEA-CONF-INT-002"]
+    assert crashed and crashed[0]["outcome"] == "failed", document["results"]
+    assert "killed by SIGABRT while running TEA-CONF-INT-002" in crashed[0]["reason"]
+    assert document["status"] == "NOT CERTIFIED" and result.ret == 1
+    result.stdout.fnmatch_lines(["*verdict: NOT CERTIFIED*TEA-CONF-INT-002*"])

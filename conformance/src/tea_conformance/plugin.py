@@ -76,7 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+#: pytest sessions configured in this process and not yet ended: above one, a run is nested
+#: in another (pytester), and must not fork (see watch.py)
+_depth = [0]
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _depth[0] += 1
     names = config.getoption("transport")
     if not names or not config.getini("conformance_contracts"):
         return
@@ -84,7 +90,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {description}")
     from .session import ConformanceSession
 
-    config.pluginmanager.register(ConformanceSession(config, names), "tea-conformance-session")
+    session = ConformanceSession(config, names, nested=_depth[0] > 1)
+    config.pluginmanager.register(session, "tea-conformance-session")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _depth[0] -= 1
 
 
 def pytest_report_header(config: pytest.Config) -> Any:

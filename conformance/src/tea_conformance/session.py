@@ -27,6 +27,7 @@ from .catalogue import ALL_PROTOCOLS, by_id
 from .harness import Target
 from .report import CaseResult, TransportReport, render_markdown, render_terminal, write_reports
 from .verdict import worst_exit_code
+from .watch import Journal, fork_watcher
 
 __all__ = ["ConformanceSession"]
 
@@ -76,8 +77,10 @@ def _nodeid(case: Case) -> str:
 
 
 class ConformanceSession:
-    def __init__(self, config: pytest.Config, names: Sequence[str]) -> None:
+    def __init__(self, config: pytest.Config, names: Sequence[str], nested: bool = False) -> None:
         self.config = config
+        self.nested = nested
+        self.journal: Optional[Journal] = None
         self.targets = [_resolve(name) for name in dict.fromkeys(names)]
         self.protocols = tuple(config.getoption("protocol") or ALL_PROTOCOLS)
         self.timeout: float = config.getoption("scenario_timeout")
@@ -136,6 +139,40 @@ class ConformanceSession:
             reporter.ensure_newline()
             reporter.write_line(f"tea-conformance: {message}", yellow=True)
 
+    # -- a process killed mid-run (serial runs; see watch.py) ---------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        serial = not hasattr(self.config, "workerinput") and not getattr(
+            self.config.option, "numprocesses", None
+        )
+        if serial and not self.nested and self._judged():
+            self.journal = fork_watcher(self._after_death)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        if self.journal is not None and nodeid in self.by_nodeid:
+            self.journal.write(nodeid=nodeid, outcome="running")
+
+    def _after_death(self, journal: Journal, why: str) -> int:
+        """In the watching parent: the verdict from the journal of a child that was killed."""
+        for nodeid, entry in journal.read().items():
+            case = self.by_nodeid[nodeid]
+            result = CaseResult(case.scenario.id, case.target.name, case.protocol)
+            result.outcome, result.reason = entry["outcome"], entry.get("reason", "")
+            result.duration = entry.get("duration", 0.0)
+            if result.outcome == "running":
+                result.outcome, result.reason = "failed", f"{why} while running {case.name}"
+            self.results[nodeid] = result
+        reports = self.reports()
+        lines = ["", f"tea-conformance: {why}; the verdict is from the cases that ended before", ""]
+        lines += render_terminal(reports)
+        path: Optional[str] = self.config.getoption("conformance_report")
+        if path:
+            written = write_reports(reports, Path(path))
+            lines.append(f"reports written: {written[0]}, {written[1]}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        return max(1, worst_exit_code([r.status for r in reports]))
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case = self.by_nodeid.get(report.nodeid)
         if case is None:
@@ -155,6 +192,10 @@ class ConformanceSession:
             result.reason = _failure_line(report)
         elif report.when == "call" and result.outcome == "not run":
             result.outcome = "passed"
+        if self.journal is not None and report.when == "teardown":
+            self.journal.write(
+                nodeid=report.nodeid, outcome=result.outcome, reason=result.reason, duration=result.duration
+            )
 
     # -- summary ------------------------------------------------------------------------
 
