@@ -285,3 +285,28 @@ def test_a_serial_run_killed_by_its_transport_still_gives_a_verdict(
     assert "killed by SIGABRT while running TEA-CONF-INT-002" in crashed[0]["reason"]
     assert document["status"] == "NOT CERTIFIED" and result.ret == 1
     result.stdout.fnmatch_lines(["*verdict: NOT CERTIFIED*TEA-CONF-INT-002*"])
+
+
+def test_a_long_scenario_says_it_is_still_running(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        slow="""
+import threading
+from tea_transports.zeromq import ZeroMQPubSubTransport
+
+class SlowBind(ZeroMQPubSubTransport):
+    def bind(self, address):
+        threading.Event().wait(5)  # slow, not stuck: it ends within the deadline
+        super().bind(address)
+"""
+    )
+    result = pytester.runpytest(
+        "--transport=slow:SlowBind",
+        "-k",
+        "TEA-STREAM-002.2-INT-001",
+        "--protocol=inproc",
+        "--scenario-timeout=6",
+    )
+    result.stdout.fnmatch_lines(
+        ["*tea-conformance: TEA-STREAM-002.2-INT-001[[]slow:SlowBind-inproc] still running*"]
+    )
+    result.assert_outcomes(passed=1)

@@ -25,7 +25,7 @@ ANY_PROTOCOL = "any"
 #: waiting out its own deadline (which made a hung transport take n_cases x timeout).
 _wedged: Dict[type, str] = {}
 
-#: how often a running case reports that it is still running
+#: how often a running case reports that it is still running (at most; see _watch)
 PROGRESS_EVERY = 15.0
 
 
@@ -127,7 +127,8 @@ class Case:
     ) -> str:
         """Wait for ``worker``; return why it is considered hung, or "" if it finished."""
         started = time.monotonic()
-        next_report = started + PROGRESS_EVERY
+        every = min(PROGRESS_EVERY, (deadline - started) / 4)  # a short --scenario-timeout reports sooner
+        next_report = started + every
         while True:
             worker.join(0.25)
             if not worker.is_alive():
@@ -145,7 +146,7 @@ class Case:
                     f"deadline (does it honour receive_timeout, send_timeout and close()?)"
                 )
             if progress is not None and now >= next_report:
-                next_report = now + PROGRESS_EVERY
+                next_report = now + every
                 progress(f"{self.name} still running after {now - started:.0f} s")
 
 
