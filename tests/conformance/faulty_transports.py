@@ -132,7 +132,12 @@ class DropsForEveryone(ZeroMQPubSubTransport):
     """When any subscriber's queue is full, drops the message for every subscriber."""
 
     def _send_full(self, sock: zmq.Socket[Any], data: bytes, noblock: bool) -> None:
-        self._hwm_reached += 1
+        if self._block:
+            return super()._send_full(sock, data, noblock)
+        self._hwm_reached += 1  # counted and warned about, as the reference does; but not resent
+        assert self._warning is not None
+        self._warning.record()
+        return None
 
 
 class HwmFloor1000(ZeroMQPubSubTransport):

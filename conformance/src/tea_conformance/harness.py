@@ -224,11 +224,12 @@ class Harness:
             elif not message.endswith(PROBE):
                 got.append(message)
 
-    def drain_quiet(self, sub: Transport, quiet_quanta: int = 4) -> List[bytes]:
-        """Receive until ``quiet_quanta`` receive timeouts in a row; return non-probes."""
+    def drain_quiet(self, sub: Transport, quiet_quanta: int = 4, until: Optional[int] = None) -> List[bytes]:
+        """Receive until ``quiet_quanta`` receive timeouts in a row (or ``until`` messages);
+        return the non-probes."""
         got: List[bytes] = []
         quiet = 0
-        while quiet < quiet_quanta and not self.expired():
+        while quiet < quiet_quanta and not self.expired() and (until is None or len(got) < until):
             message = self.try_receive(sub)
             if message is None:
                 quiet += 1
