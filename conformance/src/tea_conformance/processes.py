@@ -37,6 +37,7 @@ __all__ = [
     "Child",
     "close_during_receive",
     "remote_fan_out",
+    "numbered_payloads",
     "start_closing_publisher",
     "start_publisher",
     "start_subscriber",
@@ -123,12 +124,19 @@ def _publisher_main(conn: Connection, spec: Spec, address: str, messages: List[b
             pub.close()
 
 
+def numbered_payloads(count: int, size: int) -> List[bytes]:
+    """``count`` messages of ``size`` bytes, numbered in their first 6 bytes."""
+    filler = b"." * (size - 6)
+    return [b"%06d" % i + filler for i in range(count)]
+
+
 def _closing_publisher_main(
-    conn: Connection, spec: Spec, address: str, options: Dict[str, Any], messages: List[bytes]
+    conn: Connection, spec: Spec, address: str, options: Dict[str, Any], count: int, size: int
 ) -> None:
-    """Publish ``messages`` once the parent has a probe, close(), report how long close()
-    took, and return at once: the interpreter exits right after close()."""
+    """Publish ``numbered_payloads(count, size)`` once the parent has a probe, close(),
+    report how long close() took, and return at once: the interpreter exits right after."""
     deadline = time.monotonic() + spec[4]
+    messages = numbered_payloads(count, size)  # made here: 100s of MB never cross the pipe
     try:
         pub = _make(spec, options)
         pub.bind(address)
@@ -246,10 +254,10 @@ def start_publisher(harness: Harness, address: str, messages: List[bytes]) -> Ch
 
 
 def start_closing_publisher(
-    harness: Harness, address: str, options: Dict[str, Any], messages: List[bytes]
+    harness: Harness, address: str, options: Dict[str, Any], count: int, size: int
 ) -> Child:
-    """A publisher process that sends ``messages``, closes and exits (see ``closing_publisher``)."""
-    return Child(_closing_publisher_main, (spec_of(harness), address, options, messages))
+    """A publisher process that sends ``numbered_payloads(count, size)``, closes and exits."""
+    return Child(_closing_publisher_main, (spec_of(harness), address, options, count, size))
 
 
 def wait_all(children: Sequence[Child], kind: str, harness: Harness) -> List[Any]:

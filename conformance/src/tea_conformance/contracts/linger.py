@@ -31,6 +31,8 @@ from .flow import expect_bounded
 _EXIT_ALLOWANCE = 10.0
 #: receive quanta of silence, once the publishing process has ended, that end the wait
 _QUIET_AFTER_EXIT = 20
+#: rounds of the exit-after-close check (each a new publishing process)
+_EXIT_ROUNDS = 5
 
 
 @contract("CONF-INT-011")
@@ -52,8 +54,7 @@ def linger_zero_discards(h: Harness) -> None:
         )
     # across processes: the publisher's process exits at once, its subscriber stalled
     stalled = h.new(high_water_mark=10, receive_timeout=50)
-    burst = [b"%06d" % i + BIG_PAYLOAD for i in range(1500)]
-    child = start_closing_publisher(h, h.address(), {"linger": 0}, burst)
+    child = start_closing_publisher(h, h.address(), {"linger": 0}, 1500, len(BIG_PAYLOAD))
     try:
         stalled.connect(str(child.expect("bound", h)))
         while h.try_receive(stalled) is None:
@@ -73,30 +74,41 @@ def linger_zero_discards(h: Harness) -> None:
 
 @contract("CONF-INT-012")
 def linger_delivers_across_exit(h: Harness) -> None:
-    # 56 MiB in 64 KiB messages, below both default marks: nothing may be dropped, and the
-    # publisher's I/O has not caught up when close() returns and the interpreter exits
-    messages = [m + BIG_PAYLOAD for m in numbered(900)]
+    # whether an exit cuts delivery short is a race with the publisher's I/O, so the check
+    # runs several rounds: a transport that loses messages at exit loses them in most
+    for round_no in range(_EXIT_ROUNDS):
+        _deliver_across_exit(h, round_no)
+
+
+def _deliver_across_exit(h: Harness, round_no: int) -> None:
+    # 56 MiB in 64 KiB messages, below both default marks so nothing may be dropped, and far
+    # more than kernel buffers hold: the publisher's I/O is still busy when close() returns
+    # and the interpreter exits (only the 6-byte numbers are kept here)
+    count, size = 900, 64 * 1024
     sub = h.new(receive_timeout=50)
-    child = start_closing_publisher(h, h.address(), {"linger": 5000}, messages)
+    child = start_closing_publisher(h, h.address(), {"linger": 5000}, count, size)
     try:
         sub.connect(str(child.expect("bound", h)))
         while h.try_receive(sub) is None:
             if h.expired():
                 raise ConformanceFailure("no probe from the publisher process arrived")
         child.conn.send("go")
-        wanted, quiet = set(messages), 0
+        quiet = 0
         got: List[bytes] = []
-        while len(got) < len(messages) and quiet < _QUIET_AFTER_EXIT and not h.expired():
+        while len(got) < count and quiet < _QUIET_AFTER_EXIT and not h.expired():
             message = h.try_receive(sub)
             if message is None:
                 quiet = quiet + 1 if not child.process.is_alive() else 0
-            elif message in wanted:
-                got.append(message)
-        expect_equal(
-            got, messages, "the subscriber of a process that exited right after close() with linger=5000"
+            elif len(message) == size:  # not a probe
+                got.append(message[:6])
+        who = (
+            f"the subscriber of a process that exited right after close() with linger=5000 "
+            f"(round {round_no + 1} of {_EXIT_ROUNDS})"
         )
+        expect_equal(got, [b"%06d" % i for i in range(count)], who)
     finally:
         child.stop()
+        sub.close()
 
 
 @contract("CONF-UNIT-011")
