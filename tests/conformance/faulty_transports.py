@@ -4,6 +4,8 @@ behaviour stays correct and the failure points at the defect alone."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any, Dict, List
 
 import zmq
@@ -126,6 +128,55 @@ class WorksAfterClose(ZeroMQPubSubTransport):
         return super().send(data, flags)
 
 
+class DropsForEveryone(ZeroMQPubSubTransport):
+    """When any subscriber's queue is full, drops the message for every subscriber."""
+
+    def _send_full(self, sock: zmq.Socket[Any], data: bytes, noblock: bool) -> None:
+        if self._block:
+            return super()._send_full(sock, data, noblock)
+        self._hwm_reached += 1  # counted and warned about, as the reference does; but not resent
+        assert self._warning is not None
+        self._warning.record()
+        return None
+
+
+class HwmFloor1000(ZeroMQPubSubTransport):
+    """Treats any high_water_mark below 1000 as 1000."""
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        super()._configure(sock, role)
+        sock.setsockopt(zmq.SNDHWM, max(1000, self.options.high_water_mark))
+        sock.setsockopt(zmq.RCVHWM, max(1000, self.options.high_water_mark))
+
+
+class WarnsAtBind(NeverWarns):
+    """Logs a WARNING naming the endpoint at bind(), and none when a subscriber is full."""
+
+    def bind(self, address: str) -> None:
+        super().bind(address)
+        logging.getLogger("tea_transports.zeromq").warning(
+            "publisher on %s may get slow subscribers", self.endpoint
+        )
+
+
+class LingersForever(ZeroMQPubSubTransport):
+    """Lingers forever whatever linger says, at close() too (IgnoresLinger only sets the option)."""
+
+    def __init__(self, config: TransportConfig) -> None:
+        super().__init__(config)
+        self.options = dataclasses.replace(self.options, linger=-1)
+
+
+class DefaultHwm100(ZeroMQPubSubTransport):
+    """Uses a high water mark of 100 when the option is not given (the contract says 1000)."""
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        super()._configure(sock, role)
+        if "high_water_mark" not in self.config.options:
+            sock.setsockopt(zmq.SNDHWM, 100)
+            sock.setsockopt(zmq.RCVHWM, 100)
+
+
 #: faulty transport -> the scenario meant to catch it
 CAUGHT_BY: Dict[str, str] = {
     "DropsMessage": "TEA-STREAM-002.2-INT-002",
@@ -140,4 +191,9 @@ CAUGHT_BY: Dict[str, str] = {
     "IsConnectedLies": "TEA-CONF-UNIT-003",
     "CloseLeaks": "TEA-CONF-UNIT-009",
     "WorksAfterClose": "TEA-CONF-UNIT-005",
+    "DropsForEveryone": "TEA-CONF-INT-010",
+    "HwmFloor1000": "TEA-STREAM-002.2-INT-008",
+    "WarnsAtBind": "TEA-STREAM-002.2-UNIT-015",
+    "LingersForever": "TEA-CONF-INT-011",
+    "DefaultHwm100": "TEA-CONF-UNIT-011",
 }

@@ -39,7 +39,7 @@ def test_list_scenarios_as_text(pytester: pytest.Pytester) -> None:
         [
             f"{len(CATALOGUE)} scenarios of TEA-STREAM-002.2 and TEA-CONF*",
             "AC3: all subscribers receive all published messages (fan-out)",
-            "*TEA-STREAM-002.2-INT-008*integration*P2 SHOULD*backlog stays bounded*",
+            "*TEA-STREAM-002.2-INT-008*integration*P2 SHALL*backlog stays bounded*",
             "*needs pattern pub_sub; feature(s) high_water_mark",
         ]
     )
@@ -162,7 +162,7 @@ def test_junit_xml_carries_scenario_properties_and_the_verdict(unix_run: Dict[st
     suite_properties = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
     assert suite_properties["tea_status[unix]"] == "INCOMPLETE"
     assert suite_properties["tea_verdict[unix]"].startswith("INCOMPLETE: ")
-    assert suite_properties["tea_profile[unix]"] == "direct; inproc, ipc; stats"
+    assert suite_properties["tea_profile[unix]"] == "direct core + stats; inproc, ipc"
     cases = {case.get("name"): case for case in suite.iter("testcase")}
     properties = {
         p.get("name"): p.get("value")
@@ -183,7 +183,7 @@ def test_badge_is_an_svg_with_the_story_profile_and_status(unix_run: Dict[str, A
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert "TEA-STREAM-002.2" in texts
-    assert "direct: incomplete" in texts
+    assert "direct core: incomplete" in texts
 
 
 def _report(tmp_path: Path, name: str, outcomes: Dict[str, str]) -> Path:

@@ -4,7 +4,19 @@ IDs ``TEA-STREAM-002.2-*`` are the story's test design, unchanged; ``TEA-CONF-*`
 contracts beyond the story. A scenario that needs what a transport does not declare is
 *not applicable* to it; a scenario for another platform is *not applicable on this
 platform*. ``grade`` follows ZeroMQ RFC 29: "SHALL" behaviour every PUB/SUB must have,
-"SHOULD" behaviour it is recommended to have (e.g. bounded queues, reconnection).
+"SHOULD" behaviour it is recommended to have (e.g. reconnection).
+
+Bounded queues (INT-008) are SHALL, not SHOULD: AC5 is the story's memory promise — a
+stalled subscriber must cost bounded memory — and RFC 29 itself requires a publisher to
+drop (never queue without limit) when a subscriber's queue is full. A transport with
+unbounded queues would pass every other scenario and then exhaust memory in production,
+so it is not certified.
+
+A feature in the pattern's core profile (``profiles.py``) is required: its scenarios run
+whether or not the transport declares it. Counters of ``get_stats()`` are observed where
+the scenario says: traffic counters on the side that sent or received (CONF-INT-013),
+the high-water-mark counter on the publisher *or* the stalled subscriber (INT-011),
+since a transport may keep its queues on either side.
 """
 
 from __future__ import annotations
@@ -84,9 +96,9 @@ CATALOGUE: Tuple[Scenario, ...] = (
     _s("INT-007", "AC4", "integration", "P2", "the filter can change after connect", features=frozenset({"filtering"})),
     _s("UNIT-011", "AC5", "unit", "P0", "high_water_mark sets SNDHWM on the publisher", protocols=_ONCE, reference_only=True, twin="TEA-STREAM-002.2-INT-008"),
     _s("UNIT-012", "AC5", "unit", "P0", "high_water_mark sets RCVHWM on the subscriber", protocols=_ONCE, reference_only=True, twin="TEA-STREAM-002.2-INT-008"),
-    _s("INT-008", "AC5", "integration", "P2", "a stalled subscriber's backlog stays bounded by the high water mark", features=frozenset({"high_water_mark"}), grade="SHOULD"),
+    _s("INT-008", "AC5", "integration", "P2", "a stalled subscriber's backlog stays bounded by the high water mark", features=frozenset({"high_water_mark"})),
     _s("INT-009", "AC6", "integration", "P0", "ipc works on Linux and macOS", patterns=ONE_TO_ONE, protocols=("ipc",), platforms=("linux", "darwin")),
-    _s("E2E-002", "AC6", "e2e", "P1", "a full ipc workflow across processes on macOS", protocols=("ipc",), cross_process=True, platforms=("darwin",)),
+    _s("E2E-002", "AC6", "e2e", "P1", "a full ipc workflow across processes on Linux and macOS", protocols=("ipc",), cross_process=True, platforms=("linux", "darwin")),
     _s("INT-010", "AC7", "integration", "P0", "inproc works between threads of one process (the Windows local path)", protocols=("inproc",)),
     _s("E2E-003", "AC8", "e2e", "P1", "tcp to 127.0.0.1 works end to end across processes", protocols=("tcp",), cross_process=True),
     _s("UNIT-013", "AC9", "unit", "P2", "linger sets LINGER from options", protocols=_ONCE, reference_only=True, twin="TEA-CONF-INT-008"),
@@ -105,7 +117,7 @@ CATALOGUE: Tuple[Scenario, ...] = (
     _s("CONF-UNIT-008", "lifecycle", "unit", "P1", "binding an address in use raises AddressInUseError", patterns=ONE_TO_ONE),
     _s("CONF-UNIT-009", "lifecycle", "unit", "P1", "no descriptor leaks over 100 open/close cycles", patterns=ONE_TO_ONE, platforms=("linux", "darwin")),
     _s("CONF-UNIT-010", "lifecycle", "unit", "P1", "bad payloads raise TypeError and leave the transport usable", patterns=ONE_TO_ONE),
-    _s("CONF-UNIT-011", "lifecycle", "unit", "P3", "standard options default as documented (linger 1000 ms, hwm 1000)", patterns=ONE_TO_ONE, protocols=_ONCE),
+    _s("CONF-UNIT-011", "lifecycle", "unit", "P3", "standard options default as documented, observed through behaviour (hwm 1000, linger > 0)", patterns=ONE_TO_ONE, protocols=_ONCE),
     _s("CONF-INT-001", "lifecycle", "integration", "P0", "close() from another thread ends a blocked receive, in a process a crash cannot take down", patterns=ONE_TO_ONE),
     _s("CONF-INT-002", "delivery", "integration", "P0", "payloads arrive intact: empty, every byte value, 1 MiB", patterns=ONE_TO_ONE),
     _s("CONF-INT-003", "delivery", "integration", "P1", "several filters, then unsubscribe one", features=frozenset({"filtering"})),
@@ -116,6 +128,11 @@ CATALOGUE: Tuple[Scenario, ...] = (
     _s("CONF-INT-008", "delivery", "integration", "P2", "with linger, messages sent just before close() arrive", features=frozenset({"linger"}), protocols=("ipc", "tcp")),
     _s("CONF-INT-009", "delivery", "integration", "P2", "send_many() and receive_many() deliver in order, whole", patterns=ONE_TO_ONE),
     _s("CONF-E2E-001", "AC7", "e2e", "P0", "a subscriber in another process over tcp://127.0.0.1 (the Windows path)", protocols=("tcp",), cross_process=True),
+    _s("CONF-INT-010", "delivery", "integration", "P0", "one stalled subscriber does not starve the others (drop mode)", features=frozenset({"high_water_mark"})),
+    _s("CONF-INT-011", "AC9", "integration", "P1", "linger=0: close() discards what is queued and the process exits at once", features=frozenset({"linger"}), protocols=("ipc", "tcp"), cross_process=True),
+    _s("CONF-INT-012", "AC9", "integration", "P1", "with linger, messages sent just before close() arrive though the publishing process exits right after", features=frozenset({"linger"}), protocols=("ipc", "tcp"), cross_process=True),
+    _s("CONF-INT-013", "AC10", "integration", "P2", "get_stats() counts traffic on the side that sent and the side that received", patterns=ONE_TO_ONE, features=frozenset({"stats"})),
+    _s("CONF-UNIT-012", "lifecycle", "unit", "P1", "a standard option for an undeclared feature is refused, never silently ignored", protocols=_ONCE),
 )
 # fmt: on
 

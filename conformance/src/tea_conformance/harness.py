@@ -5,6 +5,18 @@ Synchronisation works for any transport, ZeroMQ or not: the publisher sends *pro
 one, so the subscription is known to be live; then the measured messages follow, and
 subscribers skip any probe still in flight. Every wait is bounded: receives use a short
 ``receive_timeout`` as their pacing quantum and give up at the harness's deadline.
+
+Addresses: the suite invents them (``tcp://127.0.0.1:<free port>``, a private ipc path,
+a unique inproc name) unless the transport class supplies its own, for transports whose
+addresses have another form (a broker's channel, say). The hook is a classmethod::
+
+    class RedisPubSubTransport(Transport):
+        @classmethod
+        def conformance_address(cls, protocol: str) -> str:
+            "A fresh address for ``protocol``, unused by any other test, even under xdist."
+            return f"tcp://127.0.0.1:{BROKER_PORT}/tea-{uuid.uuid4().hex}"
+
+It is read with ``getattr`` so a transport needs nothing from this package to offer it.
 """
 
 from __future__ import annotations
@@ -19,15 +31,22 @@ import time
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, List, Optional, Sequence, Type
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Type
 
 from tea_transports import Transport, TransportConfig, TransportTimeoutError
 
-__all__ = ["PROBE", "ConformanceFailure", "Harness", "Target"]
+__all__ = ["ADDRESS_HOOK", "HUNG_AFTER", "PROBE", "ConformanceFailure", "Harness", "Target"]
 
 PROBE = b"\x00tea-conformance-probe"
 #: receive_timeout (ms) of harness subscribers: how often a waiting receive re-checks
 QUANTUM_MS = 50
+#: a receive with a QUANTUM_MS timeout that has not returned after this many seconds is
+#: stuck in the transport (far beyond any scheduling delay of a loaded machine)
+HUNG_AFTER = 10.0
+#: the classmethod a transport class may define to supply the suite's addresses
+ADDRESS_HOOK = "conformance_address"
+#: the protocol order in which a protocol-independent scenario picks a declared one
+_PREFERRED = ("tcp", "ipc", "inproc")
 
 
 class ConformanceFailure(AssertionError):
@@ -49,6 +68,16 @@ class Target:
                 return pattern
         return None
 
+    def any_protocol(self) -> str:
+        """A protocol the transport declares, for scenarios that do not depend on one."""
+        declared = self.cls.capabilities.protocols
+        return next((p for p in _PREFERRED if p in declared), "tcp")
+
+    @property
+    def spec(self) -> str:
+        """``module:QualName`` of the class, so a child process loads this very class."""
+        return f"{self.cls.__module__}:{self.cls.__qualname__}"
+
 
 _counter = itertools.count()
 
@@ -59,10 +88,14 @@ class Harness:
     def __init__(self, target: Target, pattern: str, protocol: Optional[str], timeout: float) -> None:
         self.target = target
         self.pattern = pattern
-        self.protocol = protocol or "tcp"
+        #: a protocol-independent scenario uses a protocol the transport declares
+        self.protocol = protocol or target.any_protocol()
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self.transports: List[Transport] = []
         self._workdir: Optional[str] = None
+        #: (what, since) of the receive in progress, for the watchdog in cases.py
+        self._in_call: Optional[Tuple[str, float]] = None
 
     # -- transports ---------------------------------------------------------------------
 
@@ -112,6 +145,9 @@ class Harness:
     def address(self, protocol: Optional[str] = None) -> str:
         """A fresh address, unique across processes (safe under pytest-xdist)."""
         protocol = protocol or self.protocol
+        supplied = supplied_address(self.target.cls, protocol)
+        if supplied is not None:
+            return supplied
         if protocol == "ipc" and self._workdir is None:
             self._workdir = private_workdir()
         return fresh_address(protocol, self._workdir)
@@ -146,10 +182,20 @@ class Harness:
 
     def try_receive(self, sub: Transport) -> Optional[bytes]:
         """One bounded receive: a message, or None if none came within the quantum."""
+        self._in_call = ("receive()", time.monotonic())
         try:
             return sub.receive()
         except TransportTimeoutError:
             return None
+        finally:
+            self._in_call = None
+
+    def stuck_call(self, now: float) -> str:
+        """Which bounded call has been blocked :data:`HUNG_AFTER` s past its timeout, or ""."""
+        in_call = self._in_call
+        if in_call is None or now - in_call[1] < HUNG_AFTER + QUANTUM_MS / 1000:
+            return ""
+        return f"{in_call[0]} with receive_timeout={QUANTUM_MS} ms blocked for {now - in_call[1]:.0f} s"
 
     def collect(self, sub: Transport, count: int, what: str = "message") -> List[bytes]:
         """The next ``count`` messages that are not probes, or a failure at the deadline."""
@@ -178,11 +224,12 @@ class Harness:
             elif not message.endswith(PROBE):
                 got.append(message)
 
-    def drain_quiet(self, sub: Transport, quiet_quanta: int = 4) -> List[bytes]:
-        """Receive until ``quiet_quanta`` receive timeouts in a row; return non-probes."""
+    def drain_quiet(self, sub: Transport, quiet_quanta: int = 4, until: Optional[int] = None) -> List[bytes]:
+        """Receive until ``quiet_quanta`` receive timeouts in a row (or ``until`` messages);
+        return the non-probes."""
         got: List[bytes] = []
         quiet = 0
-        while quiet < quiet_quanta and not self.expired():
+        while quiet < quiet_quanta and not self.expired() and (until is None or len(got) < until):
             message = self.try_receive(sub)
             if message is None:
                 quiet += 1
@@ -207,6 +254,19 @@ class Harness:
 def private_workdir() -> str:
     """A new private directory with a short path (ipc paths are limited to ~100 bytes)."""
     return tempfile.mkdtemp(prefix="teac-", dir="/tmp" if os.path.isdir("/tmp") else None)
+
+
+def supplied_address(cls: type, protocol: str) -> Optional[str]:
+    """The transport's own fresh address for ``protocol`` (see :data:`ADDRESS_HOOK`), or None."""
+    hook = getattr(cls, ADDRESS_HOOK, None)
+    if hook is None:
+        return None
+    address = hook(protocol)
+    if not isinstance(address, str) or not address:
+        raise ConformanceFailure(
+            f"{cls.__name__}.{ADDRESS_HOOK}({protocol!r}) returned {address!r}, not an address string"
+        )
+    return address
 
 
 def fresh_address(protocol: str, workdir: Optional[str] = None) -> str:

@@ -14,27 +14,26 @@ from typing import Any, Generator, List, Optional, Sequence, Tuple, cast
 import pytest
 
 from .catalogue import by_id
+from .session import CASE_PROPERTY
 from .verdicts import profile_of, status_of
 
 __all__ = ["JUnitProperties"]
 
-_CASE = "tea_case"  # the property the session tags its items with
 _MARK = "outcome"
 
 
 def _case_of(item: pytest.Item) -> Optional[Tuple[str, str, str]]:
     for name, value in item.user_properties:
-        if name == _CASE:
+        if name == CASE_PROPERTY:
             return cast(Tuple[str, str, str], tuple(cast(Sequence[str], value)))
     return None
 
 
-def _outcome(report: pytest.TestReport) -> Optional[str]:
-    """The case's outcome once this phase settles it, else None."""
+def _outcome(report: pytest.TestReport, not_applicable: bool) -> Optional[str]:
+    """The case's outcome once this phase settles it, else None. Only the catalogue makes
+    a case not applicable: a skip it did not decide is a failure (as in the verdict)."""
     if report.skipped:
-        longrepr = report.longrepr
-        reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
-        return "not applicable" if "not applicable" in reason else "skipped"
+        return "not applicable" if not_applicable else "failed"
     if report.failed:
         return "failed"
     if report.when == "call":
@@ -64,7 +63,9 @@ class JUnitProperties:
                 ("transport", transport),
                 ("protocol", protocol),
             ]
-        outcome = _outcome(report)
+        session = self.config.pluginmanager.get_plugin("tea-conformance-session")
+        known = session.by_nodeid.get(item.nodeid) if session is not None else None
+        outcome = _outcome(report, known is not None and bool(known.not_applicable()))
         if outcome is not None and all(name != _MARK for name, _ in properties):
             properties.append((_MARK, outcome))
 

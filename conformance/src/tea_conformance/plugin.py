@@ -100,7 +100,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
     return 0
 
 
+#: pytest sessions configured in this process and not yet ended: above one, a run is nested
+#: in another (pytester), and must not fork (see watch.py)
+_depth = [0]
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _depth[0] += 1
     names = config.getoption("transport")
     if not names or not config.getini("conformance_contracts"):
         return
@@ -111,11 +117,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.verbose = 1
     from .session import ConformanceSession
 
-    config.pluginmanager.register(ConformanceSession(config, names), "tea-conformance-session")
+    session = ConformanceSession(config, names, nested=_depth[0] > 1)
+    config.pluginmanager.register(session, "tea-conformance-session")
     if getattr(config.option, "xmlpath", None):
         from .junit import JUnitProperties
 
         config.pluginmanager.register(JUnitProperties(config), "tea-conformance-junit")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _depth[0] -= 1
 
 
 def pytest_report_header(config: pytest.Config) -> Any:

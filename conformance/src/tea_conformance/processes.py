@@ -2,34 +2,43 @@
 and checks that could crash the process running them.
 
 Children are started with the "spawn" method on every platform (as on Windows and
-macOS), get the transport by its name, and report through a pipe. Every wait in
-parent and child has a deadline; a child that outlives it is killed.
+macOS), load the very class under test (its module and qualified name, so a class
+registered at run time with ``register_transport()`` works too), and report through a
+pipe — a failure as its full traceback. Every wait in parent and child follows the
+scenario's deadline (``--scenario-timeout``); a child that outlives it is killed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import multiprocessing
 import shutil
 import threading
 import time
+import traceback
 from multiprocessing.connection import Connection, wait
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from tea_transports import (
-    Transport,
-    TransportClosedError,
-    TransportConfig,
-    TransportTimeoutError,
-    transport_class,
-)
+from tea_transports import Transport, TransportClosedError, TransportConfig, TransportTimeoutError
 
 from .expect import expect_equal, send_all
-from .harness import PROBE, QUANTUM_MS, ConformanceFailure, Harness, fresh_address, private_workdir
+from .harness import (
+    PROBE,
+    QUANTUM_MS,
+    ConformanceFailure,
+    Harness,
+    fresh_address,
+    private_workdir,
+    supplied_address,
+)
 
 __all__ = [
     "Child",
     "close_during_receive",
     "remote_fan_out",
+    "numbered_payloads",
+    "start_closing_publisher",
     "start_publisher",
     "start_subscriber",
     "sync_remote",
@@ -38,20 +47,39 @@ __all__ = [
 _spawn = multiprocessing.get_context("spawn")
 
 
-def _make(name: str, pattern: str, protocol: str, options: Dict[str, Any]) -> Transport:
+#: (transport name, "module:QualName" of its class, pattern, protocol, scenario timeout in s)
+Spec = Tuple[str, str, str, str, float]
+
+
+def _load_class(path: str) -> Any:
+    module_name, _, qualname = path.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
+
+
+def _make(spec: Spec, options: Dict[str, Any]) -> Transport:
+    name, path, pattern, protocol, _ = spec
     config = TransportConfig(transport_type=name, protocol=protocol, pattern=pattern, options=options)
-    return transport_class(name, pattern)(config)
+    transport: Transport = _load_class(path)(config)
+    return transport
+
+
+def _report_error(conn: Connection) -> None:
+    """Send the current exception's whole traceback: the parent shows it as the cause."""
+    with contextlib.suppress(OSError):  # the parent gave up and closed its end
+        conn.send(("error", traceback.format_exc()))
 
 
 # -- in the child ---------------------------------------------------------------------------
 
 
-def _subscriber_main(
-    conn: Connection, spec: Tuple[str, str, str], address: str, count: int, prefix: bytes
-) -> None:
-    deadline = time.monotonic() + 60
-    sub = _make(*spec, {"receive_timeout": QUANTUM_MS, "subscribe_filter": prefix})
+def _subscriber_main(conn: Connection, spec: Spec, address: str, count: int, prefix: bytes) -> None:
+    deadline = time.monotonic() + spec[4]
+    sub: Optional[Transport] = None
     try:
+        sub = _make(spec, {"receive_timeout": QUANTUM_MS, "subscribe_filter": prefix})
         sub.connect(address)
         synced = False
         got: List[bytes] = []
@@ -66,18 +94,18 @@ def _subscriber_main(
             if not message.endswith(PROBE):
                 got.append(message)
         conn.send(("done", got))
-    except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    except Exception:
+        _report_error(conn)
     finally:
-        sub.close()
+        if sub is not None:
+            sub.close()
 
 
-def _publisher_main(
-    conn: Connection, spec: Tuple[str, str, str], address: str, messages: List[bytes]
-) -> None:
-    deadline = time.monotonic() + 60
-    pub = _make(*spec, {})
+def _publisher_main(conn: Connection, spec: Spec, address: str, messages: List[bytes]) -> None:
+    deadline = time.monotonic() + spec[4]
+    pub: Optional[Transport] = None
     try:
+        pub = _make(spec, {})
         pub.bind(address)
         conn.send(("bound", pub.endpoint))
         while not conn.poll(QUANTUM_MS / 1000):  # probes until the parent has received one
@@ -88,37 +116,70 @@ def _publisher_main(
         for message in messages:
             pub.send(message)
         conn.send(("sent", len(messages)))
-        conn.poll(30)  # stay up until the parent has everything
-    except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        conn.poll(max(0.0, deadline - time.monotonic()))  # stay up until the parent has everything
+    except Exception:
+        _report_error(conn)
     finally:
+        if pub is not None:
+            pub.close()
+
+
+def numbered_payloads(count: int, size: int) -> List[bytes]:
+    """``count`` messages of ``size`` bytes, numbered in their first 6 bytes."""
+    filler = b"." * (size - 6)
+    return [b"%06d" % i + filler for i in range(count)]
+
+
+def _closing_publisher_main(
+    conn: Connection, spec: Spec, address: str, options: Dict[str, Any], count: int, size: int
+) -> None:
+    """Publish ``numbered_payloads(count, size)`` once the parent has a probe, close(),
+    report how long close() took, and return at once: the interpreter exits right after."""
+    deadline = time.monotonic() + spec[4]
+    messages = numbered_payloads(count, size)  # made here: 100s of MB never cross the pipe
+    try:
+        pub = _make(spec, options)
+        pub.bind(address)
+        conn.send(("bound", pub.endpoint))
+        while not conn.poll(QUANTUM_MS / 1000):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the parent never confirmed a probe")
+            pub.send(PROBE)
+        conn.recv()
+        for message in messages:
+            pub.send(message)
+        started = time.monotonic()
         pub.close()
+        conn.send(("closed", time.monotonic() - started))
+    except Exception:
+        _report_error(conn)
 
 
-def _close_during_receive_main(conn: Connection, spec: Tuple[str, str, str], rounds: int) -> None:
-    name, pattern, protocol = spec
+def _close_during_receive_main(conn: Connection, spec: Spec, rounds: int) -> None:
+    protocol, limit = spec[3], min(5.0, spec[4])
     workdir = private_workdir() if protocol == "ipc" else None
     outcomes: List[str] = []
     try:
+        cls = _load_class(spec[1])
         for _ in range(rounds):
-            pub = _make(name, pattern, protocol, {})
-            sub = _make(name, pattern, protocol, {})  # no receive_timeout: blocks until closed
+            pub = _make(spec, {})
+            sub = _make(spec, {})  # no receive_timeout: blocks until closed
             try:
-                pub.bind(fresh_address(protocol, workdir))
+                pub.bind(supplied_address(cls, protocol) or fresh_address(protocol, workdir))
                 sub.connect(str(pub.endpoint))
-                outcomes.append(_one_close(sub))
+                outcomes.append(_one_close(sub, limit))
             finally:
                 sub.close()
                 pub.close()
         conn.send(("done", outcomes))
-    except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    except Exception:
+        _report_error(conn)
     finally:
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _one_close(sub: Transport) -> str:
+def _one_close(sub: Transport, limit: float) -> str:
     result: List[str] = []
     entered = threading.Event()
 
@@ -134,11 +195,11 @@ def _one_close(sub: Transport) -> str:
 
     thread = threading.Thread(target=receive, daemon=True)
     thread.start()
-    entered.wait(5)
+    entered.wait(limit)
     # whether receive() is already waiting or not yet, it must end with the closed error
     sub.close()
-    thread.join(5)
-    return result[0] if result else "hung: receive() did not return within 5 s of close()"
+    thread.join(limit)
+    return result[0] if result else f"hung: receive() did not return within {limit:.0f} s of close()"
 
 
 # -- in the parent --------------------------------------------------------------------------
@@ -165,7 +226,8 @@ class Child:
                 f"a child process died (exit code {self.process.exitcode}) before reporting {kind!r}"
             ) from None
         if got == "error":
-            raise ConformanceFailure(f"in a child process: {value}")
+            lines = str(value).strip().splitlines()
+            raise ConformanceFailure(f"in a child process: {lines[-1] if lines else value}\n{value}")
         if got != kind:
             raise ConformanceFailure(f"a child process reported {got!r}, expected {kind!r}")
         return value
@@ -178,8 +240,9 @@ class Child:
             self.process.join(5)
 
 
-def spec_of(harness: Harness) -> Tuple[str, str, str]:
-    return (harness.target.name, harness.pattern, harness.protocol)
+def spec_of(harness: Harness) -> Spec:
+    target = harness.target
+    return (target.name, target.spec, harness.pattern, harness.protocol, harness.timeout)
 
 
 def start_subscriber(harness: Harness, address: str, count: int, prefix: bytes = b"") -> Child:
@@ -188,6 +251,13 @@ def start_subscriber(harness: Harness, address: str, count: int, prefix: bytes =
 
 def start_publisher(harness: Harness, address: str, messages: List[bytes]) -> Child:
     return Child(_publisher_main, (spec_of(harness), address, messages))
+
+
+def start_closing_publisher(
+    harness: Harness, address: str, options: Dict[str, Any], count: int, size: int
+) -> Child:
+    """A publisher process that sends ``numbered_payloads(count, size)``, closes and exits."""
+    return Child(_closing_publisher_main, (spec_of(harness), address, options, count, size))
 
 
 def wait_all(children: Sequence[Child], kind: str, harness: Harness) -> List[Any]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 from . import __version__ as SUITE_VERSION
 from .catalogue import by_id
@@ -21,6 +21,7 @@ from .compare import compare
 from .criteria import GROUPS
 from .harness import Target
 from .provenance import capabilities_of, versions_of
+from .verdict import judge
 from .verdicts import profile_of, reason_text
 
 __all__ = [
@@ -55,6 +56,7 @@ class TransportReport:
     version: str
     platform: str
     python: str
+    #: the whole verdict line, naming what is certified (see ``verdict.py``)
     verdict: str
     counts: Dict[str, int]
     by_group: Dict[str, Dict[str, int]]
@@ -65,8 +67,14 @@ class TransportReport:
     capabilities: Dict[str, List[str]] = field(default_factory=dict)
     #: python, tea-conformance, the transport's package, pyzmq/libzmq where loaded, platform
     versions: Dict[str, str] = field(default_factory=dict)
-    #: what the verdict certifies; "" lets the renderers derive it from the capabilities
+    #: what the verdict certifies, e.g. "pub_sub core + stats; inproc, ipc, tcp"
     profile: str = ""
+    #: CERTIFIED | NOT CERTIFIED | CERTIFIED WITH DEVIATIONS | INCOMPLETE | NO CERTIFICATION
+    status: str = ""
+    #: the exit code this verdict gives the run
+    exit_code: int = 0
+    #: pattern, profile, protocols, features beyond the profile, missing core capabilities
+    certified: Dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -79,50 +87,42 @@ class TransportReport:
         full_protocols: bool,
         python: str,
         platform: str,
+        protocols: Sequence[str] = ("inproc", "ipc", "tcp"),
     ) -> TransportReport:
         counts = {k: 0 for k in ("passed", "failed", "not applicable", "skipped", "not run")}
         by_group = {g: {"passed": 0, "failed": 0, "not applicable": 0} for g in _GROUPS}
         for result in results:
             counts[result.outcome] += 1
-            group = by_group[by_id(result.scenario_id).ac]
+            empty = {"passed": 0, "failed": 0, "not applicable": 0}
+            group = by_group.setdefault(by_id(result.scenario_id).ac, empty)
             if result.outcome in group:
                 group[result.outcome] += 1
-        accounted = sum(counts[k] for k in ("passed", "failed", "not applicable"))
-        unseen = catalogue_ids - {r.scenario_id for r in results if r.outcome != "not run"}
         version = _version_of(target.cls.__module__)
+        verdict = judge(
+            target.cls,
+            [(r.scenario_id, r.outcome) for r in results],
+            expected,
+            catalogue_ids,
+            protocols,
+            full_protocols,
+        )
         return cls(
             transport=target.name,
             implementation=f"{target.cls.__module__}.{target.cls.__qualname__}",
             version=version,
             platform=platform,
             python=python,
-            verdict=_verdict(results, accounted, expected, unseen, full_protocols),
+            verdict=verdict.line,
             counts=counts,
             by_group=by_group,
             results=results,
             capabilities=capabilities_of(target.cls),
             versions=versions_of(target.cls.__module__.split(".")[0], version),
+            profile=verdict.certified.describe(),
+            status=verdict.status,
+            exit_code=verdict.exit_code,
+            certified=asdict(verdict.certified),
         )
-
-
-def _verdict(results: List[CaseResult], accounted: int, expected: int, unseen: Set[str], full: bool) -> str:
-    failed = [r for r in results if r.outcome == "failed"]
-    shall = sorted({r.scenario_id for r in failed if by_id(r.scenario_id).grade == "SHALL"})
-    should = sorted({r.scenario_id for r in failed if by_id(r.scenario_id).grade == "SHOULD"})
-    if accounted == 0:
-        return "NO CERTIFICATION: no scenario ran"
-    if shall:
-        return f"NOT CERTIFIED: {len(shall)} SHALL scenario(s) failed: {', '.join(shall)}"
-    if accounted < expected or unseen or not full:
-        return (
-            f"INCOMPLETE: {accounted} of {expected} case(s) accounted for"
-            + (f"; {len(unseen)} scenario(s) not run" if unseen else "")
-            + ("; protocols narrowed" if not full else "")
-            + " — a certification needs the whole catalogue"
-        )
-    if should:
-        return f"CERTIFIED WITH DEVIATIONS: SHOULD scenario(s) failed: {', '.join(should)}"
-    return "CERTIFIED"
 
 
 def _version_of(module: str) -> str:
@@ -177,7 +177,7 @@ def render_markdown(reports: Sequence[TransportReport]) -> str:
     for report in reports:
         versions = " · ".join(f"{k} {v}" for k, v in report.versions.items())
         out += [
-            f"# Conformance of `{report.transport}` to TEA-STREAM-002.2",
+            f"# Conformance of `{report.transport}` to TEA-STREAM-002.2 ({report.certified.get('profile')})",
             "",
             f"**{report.verdict}**",
             "",

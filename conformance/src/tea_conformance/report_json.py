@@ -13,8 +13,12 @@ or removed — a tool reads the fields it knows and ignores the others)::
         "implementation": "pkg.module.Class", "version": "1.0",   # the transport's package version
         "platform": "linux", "python": "3.11.7",
         "verdict": "CERTIFIED …",            # the verdict line as printed
-        "status": "CERTIFIED",               # its status words (see verdicts.py)
-        "profile": "…",                      # what the verdict certifies
+        "status": "CERTIFIED",               # its status words (see verdict.py)
+        "exit_code": 0,                      # the exit code this verdict gives the run
+        "profile": "…",                      # what the verdict certifies, in words
+        "certified": {"pattern": "pub_sub", "profile": "pub_sub core", "protocols": […],
+                      "features": […],      # declared beyond the profile
+                      "missing": […]},      # core capabilities it lacks (NOT CERTIFIED)
         "capabilities": {"patterns": […], "protocols": […], "features": […]},
         "versions": {"python": …, "tea-conformance": …, "<package>": …, "pyzmq": …, "libzmq": …,
                      "platform": …},         # pyzmq/libzmq only when the run loaded pyzmq

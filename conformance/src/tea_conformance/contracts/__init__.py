@@ -31,4 +31,4 @@ def contract(short_id: str) -> Callable[[Contract], Contract]:
     return register
 
 
-from . import delivery, filtering, flow, interface, platforms, reference  # noqa: E402,F401
+from . import delivery, filtering, flow, interface, linger, platforms, reference  # noqa: E402,F401
