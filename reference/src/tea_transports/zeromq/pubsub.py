@@ -311,6 +311,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         endpoint is unbound and bound again), so each must pass the new list: revoked keys
         stay out, allowed ones reconnect and resubscribe by themselves (ZeroMQ's reconnect,
         ~100 ms) and miss what is published meanwhile — call ``wait_for_subscribers()``.
+        A subscriber refused before the reload must connect again: libzmq does not retry a
+        connection that authentication refused.
 
         :raises ConfigurationError: a key file does not parse (the old list stays in force).
         :raises TransportStateError: this is not a CURVE publisher.

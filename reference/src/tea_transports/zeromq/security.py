@@ -34,6 +34,7 @@ from typing import Any, Dict, Mapping, Optional
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
 
 from ..errors import ConfigurationError
 
@@ -106,13 +107,14 @@ def load_allow_list(directory: str) -> Dict[bytes, bool]:
     for path in paths:
         try:
             public, _ = zmq.auth.load_certificate(path)
-        except (OSError, ValueError) as exc:
+            if len(public) != 40 or len(z85.decode(public)) != 32:
+                raise ValueError(f"the public key {public[:48]!r} is not 40 Z85 characters")
+        except (OSError, ValueError, KeyError) as exc:
             raise ConfigurationError(
                 f"cannot read the CURVE allow-list {directory!r}: key file {path!r} does not parse "
                 f"({exc}); fix or remove it (a broken allow-list would deny every subscriber)"
             ) from exc
-        if public:
-            keys[public] = True
+        keys[public] = True
     return keys
 
 
