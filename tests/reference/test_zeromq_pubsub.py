@@ -313,7 +313,9 @@ def test_libzmq_errors_are_translated(code: int, kind: type) -> None:
 def test_zeromq_options_are_validated() -> None:
     from tea_transports import TransportConfig, create_transport
 
-    with pytest.raises(ConfigurationError, match="'heartbeat_interval' must be an integer >= 0"):
+    with pytest.raises(
+        ConfigurationError, match="'heartbeat_interval' must be an integer from 0 to 2147483647"
+    ):
         create_transport(
             TransportConfig(transport_type="zeromq", pattern="pub_sub", options={"heartbeat_interval": -5})
         )

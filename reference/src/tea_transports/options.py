@@ -65,6 +65,10 @@ def parse_standard_options(options: Mapping[str, Any]) -> StandardOptions:
     )
 
 
+#: the largest value of a C int, which libzmq's socket options (and poll timeouts) are
+INT_MAX = 2**31 - 1
+
+
 def _int(options: Mapping[str, Any], key: str, default: int, *, minimum: int) -> int:
     value = options.get(key, default)
     # bool is an int subclass, but high_water_mark=True is a mistake, not a 1
@@ -74,6 +78,8 @@ def _int(options: Mapping[str, Any], key: str, default: int, *, minimum: int) ->
         )
     if value < minimum:
         raise ConfigurationError(f"option {key!r} must be >= {minimum}, got {value}")
+    if value > INT_MAX:
+        raise ConfigurationError(f"option {key!r} must be from {minimum} to {INT_MAX}, got {value}")
     return value
 
 

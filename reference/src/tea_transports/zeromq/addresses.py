@@ -23,7 +23,12 @@ import os
 import socket
 import stat
 import tempfile
-from typing import Tuple
+
+try:
+    import fcntl
+except ImportError:  # Windows: no ipc there, so no binders to serialise
+    fcntl = None  # type: ignore[assignment]
+from typing import Iterator, Tuple
 
 import zmq
 
@@ -32,6 +37,7 @@ from ..errors import AddressError, AddressInUseError
 __all__ = [
     "IPC_PATH_MAX_LEN",
     "check_ipc_free",
+    "ipc_bind_lock",
     "local_endpoint",
     "private_ipc_dir",
     "validate_address",
@@ -133,6 +139,34 @@ def check_ipc_free(address: str, path: str) -> None:
     raise AddressInUseError(
         f"cannot bind {address!r}: another endpoint is listening there; close it or pick another path"
     )
+
+
+@contextlib.contextmanager
+def ipc_bind_lock(address: str, path: str) -> Iterator[str]:
+    """Hold an exclusive lock among binders of ipc paths in ``path``'s directory; yield the
+    absolute path (resolved now, so a later ``chdir`` cannot redirect the clean-up).
+
+    Checking that a path is free and binding it are two steps; two processes binding the
+    same path must not interleave them (both would succeed, the second unlinking the first's
+    socket). ``flock`` on the directory makes the pair atomic among our binders, and is
+    released by the kernel if the process dies.
+
+    :raises AddressError: the directory cannot be opened.
+    """
+    absolute = os.path.abspath(path)
+    if fcntl is None:
+        yield absolute
+        return
+    directory = os.path.dirname(absolute) or "/"
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as exc:
+        raise AddressError(f"cannot bind {address!r}: {directory}: {exc.strerror}; check the path") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield absolute
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def private_ipc_dir() -> str:

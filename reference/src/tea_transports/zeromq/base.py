@@ -1,26 +1,34 @@
 """``ZeroMQTransport``: what every ZeroMQ pattern shares.
 
 * One context per process, ``zmq.Context.instance()`` (pyzmq makes a fresh one after
-  ``fork``); transports never terminate it.
+  ``fork``); only the exit hook of ``lifecycle`` terminates it, to deliver what is queued.
 * Socket options from the transport's options, applied before bind/connect.
 * Addresses validated before libzmq sees them; libzmq errors translated once, here.
 * Safe close across threads. libzmq sockets are not thread-safe: closing one under a
-  ``recv`` blocked in another thread hangs (inproc) or aborts the process (tcp). So a
-  waiting call polls its socket together with a private wake-up socket pair and holds
-  ``_io_lock``; ``close()`` raises the flag, wakes the waiter and takes the lock before
-  it touches the socket.
+  ``recv`` blocked in another thread hangs (inproc) or aborts the process (tcp). So every
+  socket call holds ``_io_lock``, and nothing ever *waits* inside libzmq holding it: a
+  waiting call releases the lock and polls the socket's own descriptor (``zmq.FD``)
+  together with a private wake-up socket pair. ``close()`` raises the flag, wakes the
+  waiter and takes the lock before it touches the socket.
+* ``close()`` from a signal handler that interrupted this thread inside a socket call
+  (the lock is then held by this very thread) only marks the transport closed and wakes
+  it; the interrupted call, or the next call, or the exit hook, finishes the close.
+* Fork: a copy in a child process raises ``TransportStateError`` on use; its ``close()``
+  leaves the parent's resources alone (see ``lifecycle``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import math
 import os
+import select
 import socket
 import threading
 import time
-from typing import Any, ClassVar, FrozenSet, Optional
+from typing import Any, Callable, ClassVar, FrozenSet, List, Optional
 
 import zmq
 
@@ -35,19 +43,24 @@ from ..errors import (
     TransportStateError,
     TransportTimeoutError,
 )
-from .addresses import check_ipc_free, validate_address
-from .security import CURVE_OPTIONS, configure_curve
+from . import lifecycle
+from .addresses import check_ipc_free, ipc_bind_lock, validate_address
+from .security import CURVE_OPTIONS, configure_curve, release_domain, stop_authenticator
 
 __all__ = ["ZEROMQ_OPTIONS", "ZeroMQTransport", "translate_error"]
 
-#: option -> (minimum, socket option); times in ms, sizes in bytes
+_INT32_MAX = 2**31 - 1
+#: option -> (minimum, maximum, socket option); times in ms, sizes in bytes
 _INT_OPTIONS = {
-    "heartbeat_interval": (0, zmq.HEARTBEAT_IVL),
-    "heartbeat_timeout": (0, zmq.HEARTBEAT_TIMEOUT),
-    "max_message_size": (-1, zmq.MAXMSGSIZE),
-    "reconnect_interval_max": (0, zmq.RECONNECT_IVL_MAX),
+    "heartbeat_interval": (0, _INT32_MAX, zmq.HEARTBEAT_IVL),
+    "heartbeat_timeout": (0, _INT32_MAX, zmq.HEARTBEAT_TIMEOUT),
+    "max_message_size": (-1, 2**63 - 1, zmq.MAXMSGSIZE),
+    "reconnect_interval_max": (0, _INT32_MAX, zmq.RECONNECT_IVL_MAX),
 }
 ZEROMQ_OPTIONS = frozenset(_INT_OPTIONS) | CURVE_OPTIONS | {"hwm_warning_interval"}
+# a waiting call re-reads the socket's state at least this often (ms): another thread's
+# call on the same socket may consume the edge that zmq.FD signals
+_WAIT_SLICE_MS = 100
 
 
 def _protocols() -> FrozenSet[str]:
@@ -78,7 +91,16 @@ def translate_error(exc: zmq.ZMQError, operation: str, address: Optional[str]) -
         return TransportTimeoutError(f"cannot {operation}{where}: it would block; retry later")
     if code in (zmq.ETERM, errno.ENOTSOCK):
         return TransportStateError(f"cannot {operation}{where}: the ZeroMQ context or socket is gone")
+    if code in (errno.EMFILE, errno.ENFILE):
+        return _out_of_descriptors(operation, address, exc.strerror)
     return BrokenTransportError(f"cannot {operation}{where}: {exc.strerror} (errno {code})")
+
+
+def _out_of_descriptors(operation: str, address: Optional[str], reason: str) -> TransportError:
+    return TransportError(
+        f"cannot {operation} {address}: out of file descriptors ({reason}); close transports "
+        f"you no longer use, or raise the limit (ulimit -n)"
+    )
 
 
 class ZeroMQTransport(Transport):
@@ -89,17 +111,25 @@ class ZeroMQTransport(Transport):
 
     def __init__(self, config: TransportConfig) -> None:
         super().__init__(config)
-        for key, (minimum, _) in _INT_OPTIONS.items():
+        for key, (minimum, maximum, _) in _INT_OPTIONS.items():
             value = config.options.get(key)
-            if value is not None and (type(value) is not int or value < minimum):
-                raise ConfigurationError(f"option {key!r} must be an integer >= {minimum}, got {value!r}")
+            if value is not None and (type(value) is not int or not minimum <= value <= maximum):
+                raise ConfigurationError(
+                    f"option {key!r} must be an integer from {minimum} to {maximum}, got {value!r}"
+                )
         self._socket: Optional[zmq.Socket[Any]] = None
         self._role: Optional[str] = None
         self._closed = False
-        self._io_lock = threading.Lock()
-        self._close_lock = threading.Lock()
+        self._close_calls = itertools.count()  # next() is atomic: close() needs no lock
+        # re-entrant, so that close() can tell that a signal handler interrupted this very
+        # thread inside a socket call (see close())
+        self._io_lock = threading.RLock()
+        self._owned: Callable[[], bool] = self._io_lock._is_owned  # type: ignore[attr-defined]
         self._ipc_path: Optional[str] = None
+        self._ipc_inode: Optional[int] = None
+        self._curve_domain: Optional[str] = None
         self._pid = os.getpid()
+        self._forked = False
         # made on bind/connect, so a transport that never opened holds no descriptor
         self._wake_r: Optional[socket.socket] = None
         self._wake_w: Optional[socket.socket] = None
@@ -111,7 +141,7 @@ class ZeroMQTransport(Transport):
 
     @property
     def is_connected(self) -> bool:
-        return self._socket is not None
+        return self._socket is not None and not self._closed
 
     @property
     def socket_type(self) -> Optional[int]:
@@ -120,33 +150,82 @@ class ZeroMQTransport(Transport):
 
     def socket_option(self, option: int) -> Any:
         """Read a libzmq socket option (for diagnostics and tests)."""
-        if self._socket is None:
-            raise TransportStateError("no socket yet: call bind() or connect() first")
-        return self._socket.getsockopt(option)
+        self._check_process("read a socket option")
+        with self._io_lock:
+            if self._socket is None:
+                raise TransportStateError("no socket yet: call bind() or connect() first")
+            return self._socket.getsockopt(option)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else (self._role or "new")
         return f"<{type(self).__name__} {state} endpoint={self.endpoint!r}>"
+
+    # -- processes ----------------------------------------------------------------------
+
+    def _check_process(self, operation: str) -> None:
+        """:raises TransportStateError: this is a copy inherited through ``fork()``."""
+        if self._forked or self._pid != os.getpid():
+            raise TransportStateError(
+                f"cannot {operation} on {self.endpoint or 'a ZeroMQ transport'}: it was created "
+                f"in process {self._pid} and this is process {os.getpid()}; after fork() the "
+                f"child must create its own transport (and the parent keeps using its own)"
+            )
+
+    def _forked_copy(self) -> None:
+        """In a child after fork: make every use fail fast, and forget (never close, write to
+        or unlink) the parent's socket, wake-up pair, ipc file and ZAP domain. pyzmq does
+        not close a socket that a child inherited when it is garbage collected."""
+        self._forked = True
+        self._closed = True
+        self._detach_shortcuts()
+        self._forget_role_resources()
+        self._socket = None
+        self._wake_r = self._wake_w = None
+        self._ipc_path = self._curve_domain = None
 
     # -- opening ------------------------------------------------------------------------
 
     def _open(self, kind: int, role: str, address: str) -> zmq.Socket[Any]:
         """Create, configure and bind (publisher) or connect a socket; close it on failure."""
         operation = "bind" if role == "publisher" else "connect"
-        if self._closed:
-            raise self._closed_error(operation)
-        if self._role is not None:
-            raise TransportStateError(
-                f"cannot {operation} {address}: already the {self._role} on {self.endpoint}; "
-                f"use one transport per channel end"
-            )
+        self._check_process(operation)
         scheme, rest = validate_address(address, operation)
-        if scheme == "ipc" and role == "publisher":
-            check_ipc_free(address, rest)
-        sock: zmq.Socket[Any] = self.context().socket(kind)
-        self._wake_r, self._wake_w = socket.socketpair()
+        with self._io_lock:  # close() from another thread waits until the socket is ours
+            if self._closed:
+                raise self._closed_error(operation)
+            if self._role is not None:
+                raise TransportStateError(
+                    f"cannot {operation} {address}: already the {self._role} on {self.endpoint}; "
+                    f"use one transport per channel end"
+                )
+            if scheme == "ipc" and role == "publisher" and not rest.startswith("@"):
+                with ipc_bind_lock(address, rest) as path:  # check and bind, atomic among binders
+                    check_ipc_free(address, path)
+                    sock = self._create(kind, role, address, operation)
+                    self._ipc_path, self._ipc_inode = path, os.lstat(path).st_ino
+            else:
+                sock = self._create(kind, role, address, operation)
+            if self._closed:  # by a signal handler during the bind: finish its close
+                self._socket, self._role = sock, role
+                self._finish_close()
+                raise self._closed_error(operation)
+            self._socket = sock
+            self._role = role
+            self._fd = int(sock.getsockopt(zmq.FD))
+        lifecycle.track(self, stop_authenticator)
+        return sock
+
+    def _create(self, kind: int, role: str, address: str, operation: str) -> zmq.Socket[Any]:
         try:
+            sock: zmq.Socket[Any] = self.context().socket(kind)
+        except zmq.ZMQError as exc:
+            raise translate_error(exc, operation, address) from exc
+        try:
+            self._wake_r, self._wake_w = socket.socketpair()
+            self._wake_w.setblocking(False)  # a full wake-up pair already says "wake up"
             self._configure(sock, role)
+            if address.startswith("tcp://["):
+                sock.setsockopt(zmq.IPV6, 1)
             if role == "publisher":
                 sock.bind(address)
                 endpoint = sock.getsockopt(zmq.LAST_ENDPOINT)
@@ -158,10 +237,9 @@ class ZeroMQTransport(Transport):
             self._discard(sock)
             if isinstance(exc, zmq.ZMQError):
                 raise translate_error(exc, operation, address) from exc
+            if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+                raise _out_of_descriptors(operation, address, str(exc.strerror)) from exc
             raise
-        self._socket = sock
-        self._role = role
-        self._ipc_path = rest if scheme == "ipc" and role == "publisher" else None
         return sock
 
     def _discard(self, sock: zmq.Socket[Any]) -> None:
@@ -170,6 +248,7 @@ class ZeroMQTransport(Transport):
             if end is not None:
                 end.close()
         self._wake_r = self._wake_w = None
+        self._release_domain()
 
     def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
         options = self.options
@@ -178,36 +257,72 @@ class ZeroMQTransport(Transport):
         sock.setsockopt(zmq.RCVHWM, options.high_water_mark)
         if options.connect_timeout is not None:
             sock.setsockopt(zmq.CONNECT_TIMEOUT, options.connect_timeout)
-        for key, (_, sockopt) in _INT_OPTIONS.items():
+        for key, (_, _, sockopt) in _INT_OPTIONS.items():
             value = self.config.options.get(key)
             if value is not None:
                 sock.setsockopt(sockopt, value)
-        configure_curve(sock, self.config.options, role)
+        self._curve_domain = configure_curve(sock, self.config.options, role)
+
+    def _release_domain(self) -> None:
+        domain, self._curve_domain = self._curve_domain, None
+        if domain is not None:
+            release_domain(domain)
 
     # -- waiting ------------------------------------------------------------------------
 
-    def _poller(self, sock: zmq.Socket[Any], event: int) -> zmq.Poller:
-        assert self._wake_r is not None  # made by _open() before any poller
-        poller = zmq.Poller()
-        poller.register(sock, event)
-        poller.register(self._wake_r, zmq.POLLIN)
-        return poller
-
-    def _wait(self, poller: zmq.Poller, deadline: Optional[float], operation: str) -> None:
-        """Wait for ``poller``'s socket until ``deadline`` (monotonic s; None = forever).
+    def _wait(self, sock: zmq.Socket[Any], event: int, deadline: Optional[float], operation: str) -> None:
+        """Wait until ``sock`` may be ready for ``event``, or ``deadline`` (monotonic s; None =
+        forever). Called and returns with ``_io_lock`` held; waits with it released, so other
+        threads' calls proceed meanwhile. It may return early: callers retry their call.
 
         :raises TransportClosedError: ``close()`` was called meanwhile.
         :raises TransportTimeoutError: the deadline passed.
         """
-        timeout = None if deadline is None else math.ceil(max(0.0, deadline - time.monotonic()) * 1000)
-        ready = poller.poll(timeout)
         if self._closed:
-            raise self._closed_error(operation)
-        if not ready:
-            raise TransportTimeoutError(
-                f"cannot {operation} on {self.endpoint}: timed out; "
-                f"raise the timeout or check that the peer is running"
-            )
+            raise self._closed_now(operation)
+        fds = self._wait_fds()
+        # reading EVENTS re-arms zmq.FD, which signals only changes after this read
+        if int(sock.getsockopt(zmq.EVENTS)) & event or not fds:
+            return
+        timeout = _WAIT_SLICE_MS
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TransportTimeoutError(
+                    f"cannot {operation} on {self.endpoint}: timed out; "
+                    f"raise the timeout or check that the peer is running"
+                )
+            timeout = min(timeout, math.ceil(remaining * 1000))
+        wake = self._wake_r
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        lock_depth = self._release_all()
+        try:
+            if poller.poll(timeout) and wake is not None:
+                with contextlib.suppress(OSError):
+                    wake.recv(4096, socket.MSG_DONTWAIT)
+        finally:
+            self._reacquire(lock_depth)
+        if self._closed:
+            raise self._closed_now(operation)
+
+    def _wait_fds(self) -> List[int]:
+        """Descriptors a waiting call polls: the socket's zmq.FD and the wake-up pair."""
+        if self._wake_r is None:
+            return []
+        return [self._fd, self._wake_r.fileno()]
+
+    def _release_all(self) -> int:
+        depth = 0
+        while self._owned():
+            self._io_lock.release()
+            depth += 1
+        return depth
+
+    def _reacquire(self, depth: int) -> None:
+        for _ in range(depth):
+            self._io_lock.acquire()
 
     @staticmethod
     def _deadline(timeout_ms: Optional[int]) -> Optional[float]:
@@ -217,28 +332,64 @@ class ZeroMQTransport(Transport):
     # -- closing ------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
+        """Close; idempotent, safe from another thread, from a signal handler, and after fork."""
+        if next(self._close_calls):
+            return
+        self._closed = True
+        if self._forked or self._pid != os.getpid():
+            self._forked_copy()  # the socket, wake-up pair and ipc file are the parent's
+            return
         if self._wake_w is not None:
-            self._wake_w.send(b"x")
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+        if self._owned():
+            # a signal handler interrupted this thread inside a call that holds the lock:
+            # waiting for it would deadlock. The role shortcuts go now, so no new I/O starts;
+            # the interrupted call (or the next call, or the exit hook) closes the socket.
+            self._detach_shortcuts()
+            return
         with self._io_lock:  # a waiting send/receive has woken and left
-            sock, self._socket = self._socket, None
-            self._detach()
-            if sock is not None and os.getpid() == self._pid:
-                sock.close(linger=self.options.linger)
-                self._remove_ipc_file()
-            for end in (self._wake_r, self._wake_w):
-                if end is not None:
-                    end.close()
+            self._finish_close()
+
+    def _closed_now(self, operation: str) -> Exception:
+        """The error for an operation that found the transport closed, after finishing a
+        close that a signal handler may have left to this call."""
+        if self._forked or self._pid != os.getpid():
+            return self._closed_error(operation)
+        with self._io_lock:
+            self._finish_close()
+        return self._closed_error(operation)
+
+    def _finish_close(self) -> None:
+        """Close the socket and wake-up pair; called with ``_io_lock`` held, once closed."""
+        self._detach()
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            sock.close(linger=self.options.linger)
+            self._remove_ipc_file()
+            lifecycle.note_closed(self, self.options.linger)
+        self._release_domain()
+        for end in (self._wake_r, self._wake_w):
+            if end is not None:
+                end.close()
+        self._wake_r = self._wake_w = None
 
     def _detach(self) -> None:
-        """Forget per-role shortcuts to the socket; called under ``_io_lock`` by close()."""
+        """Forget per-role resources (monitors, shortcuts); called under ``_io_lock``."""
+        self._detach_shortcuts()
+
+    def _detach_shortcuts(self) -> None:
+        """Forget the per-role shortcuts the hot paths read; safe without the lock."""
+
+    def _forget_role_resources(self) -> None:
+        """Drop references to per-role sockets without closing them (fork copies)."""
 
     def _remove_ipc_file(self) -> None:
-        # libzmq leaves the socket file behind; the path is ours (check_ipc_free), so tidy up
-        path = self._ipc_path
-        if path and not path.startswith("@"):
-            with contextlib.suppress(OSError):
+        # libzmq leaves the socket file behind; remove it only while it is still the one we
+        # bound (another process may have replaced a stale one since), under the binders' lock
+        path, self._ipc_path = self._ipc_path, None
+        if not path:
+            return
+        with contextlib.suppress(OSError, AddressError), ipc_bind_lock(f"ipc://{path}", path):
+            if os.lstat(path).st_ino == self._ipc_inode:
                 os.unlink(path)

@@ -14,11 +14,21 @@ socket and ``XPUB_NODROP`` makes a full subscriber queue visible as ``EAGAIN``:
 
 ``connect()`` makes a SUB socket subscribed to ``subscribe_filter``. Messages are single
 frames of the caller's bytes; a topic is a prefix of the payload.
+
+Counting subscribers: XPUB_VERBOSER reports one ``\\x01`` per subscribe and one ``\\x00``
+per prefix when a subscriber leaves — but a peer that subscribes one prefix twice sends two
+``\\x01`` and leaves with one ``\\x00``. On tcp and ipc a socket monitor counts the
+connected peers, and a prefix never counts more subscribers than there are peers, so the
+count returns to 0 when every subscriber is gone. (inproc has no monitor events: there a
+peer's duplicate subscription counts twice until it unsubscribes it twice.) Frames from an
+XSUB peer that are not subscriptions, and cancels of prefixes nobody subscribed, are ignored.
 """
 
 from __future__ import annotations
 
+import errno
 import time
+import uuid
 from collections import Counter
 from typing import Any, Iterable, List, Optional, Union
 
@@ -31,6 +41,7 @@ from ..errors import ConfigurationError, TransportStateError, TransportTimeoutEr
 from ..options import as_prefix
 from .base import ZeroMQTransport, _protocols, translate_error
 from .diagnostics import SlowSubscriberWarning, logger
+from .security import reload_domain
 
 __all__ = ["ZeroMQPubSubTransport"]
 
@@ -84,6 +95,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._publisher: Optional[zmq.Socket[Any]] = None
         self._subscriber: Optional[zmq.Socket[Any]] = None
         self._monitor: Optional[zmq.Socket[Any]] = None
+        #: connected peers as the publisher's socket monitor saw them; None without one (inproc)
+        self._peers: Optional[int] = None
         self._acquire = self._io_lock.acquire
         self._release = self._io_lock.release
 
@@ -92,8 +105,11 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
     def bind(self, address: str) -> None:
         """Become the publisher on ``address`` (see ``addresses`` for the accepted forms)."""
         sock = self._open(zmq.XPUB, "publisher", address)
-        self._poll_in = self._poller(sock, zmq.POLLIN)
-        self._publisher = sock
+        with self._io_lock:
+            if not address.startswith("inproc://"):
+                self._monitor = _monitor(sock, zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
+                self._peers = 0
+            self._publisher = sock
         self._warning = SlowSubscriberWarning(
             str(self.endpoint), self.options.high_water_mark, self._warning_interval
         )
@@ -101,19 +117,32 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
     def connect(self, address: str) -> None:
         """Become a subscriber of the publisher at ``address``, filtered by ``subscribe_filter``."""
         sock = self._open(zmq.SUB, "subscriber", address)
-        self._poll_in = self._poller(sock, zmq.POLLIN)
-        self._subscriber = sock
-        if self.config.options.get("max_message_size") is not None:
-            # libzmq drops a connection that delivers an oversize message and does not
-            # reconnect it; watch for that, so one bad message cannot silence us for good
-            self._monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-            self._poll_in.register(self._monitor, zmq.POLLIN)
+        with self._io_lock:
+            if self.config.options.get("max_message_size") is not None:
+                # libzmq drops a connection that delivers an oversize message and does not
+                # reconnect it; watch for that, so one bad message cannot silence us for good
+                self._monitor = _monitor(sock, zmq.EVENT_DISCONNECTED)
+            self._subscriber = sock
 
     def _detach(self) -> None:
-        if self._monitor is not None and self._subscriber is not None:
-            self._subscriber.disable_monitor()
-            self._monitor.close(linger=0)
-        self._publisher = self._subscriber = self._monitor = None
+        monitor, self._monitor = self._monitor, None
+        if monitor is not None:
+            if self._socket is not None:
+                self._socket.disable_monitor()
+            monitor.close(linger=0)
+        self._detach_shortcuts()
+
+    def _detach_shortcuts(self) -> None:
+        self._publisher = self._subscriber = None
+
+    def _forget_role_resources(self) -> None:
+        self._monitor = None
+
+    def _wait_fds(self) -> List[int]:
+        fds = super()._wait_fds()
+        if fds and self._monitor is not None:
+            fds.append(int(self._monitor.getsockopt(zmq.FD)))
+        return fds
 
     def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
         super()._configure(sock, role)
@@ -205,7 +234,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                     return
                 except zmq.Again:
                     if self._closed:
-                        raise self._closed_error("send") from None
+                        raise self._closed_now("send") from None
             self._send_timeouts += 1
         raise TransportTimeoutError(
             f"cannot send on {self.endpoint}: a subscriber's queue is at "
@@ -219,22 +248,23 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
         A subscriber counts once per prefix it listens to (once with the default filter).
         Call it before publishing: ZeroMQ drops what is sent before a subscription arrives.
+        Other threads may send, subscribe and read statistics meanwhile.
 
         :raises TransportTimeoutError: fewer than ``count`` arrived within ``timeout`` s.
         :raises TransportStateError: this transport is not a publisher.
         """
         with self._io_lock:
-            sock = self._socket
-            if sock is None or self._role != "publisher":
+            sock = self._publisher
+            if sock is None:
                 raise self._wrong_role("wait for subscribers", "publisher")
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
                 self._drain_subscriptions(sock)
-                total = sum(self._subscriptions.values())
+                total = self._subscription_count()
                 if total >= count:
                     return total
                 try:
-                    self._wait(self._poll_in, deadline, "wait for subscribers")
+                    self._wait(sock, zmq.POLLIN, deadline, "wait for subscribers")
                 except TransportTimeoutError:
                     raise TransportTimeoutError(
                         f"only {total} of {count} subscription(s) reached {self.endpoint} "
@@ -242,19 +272,80 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                     ) from None
 
     def _drain_subscriptions(self, sock: zmq.Socket[Any]) -> None:
-        """Read pending (un)subscription notifications: ``\\x01`` or ``\\x00`` + prefix."""
+        """Read pending (un)subscription notifications (``\\x01`` or ``\\x00`` + prefix) and
+        the peer monitor's events; called with ``_io_lock`` held."""
+        monitor = self._monitor
+        if monitor is not None and self._peers is not None:
+            while True:
+                try:
+                    event = recv_monitor_message(monitor, _NOBLOCK)["event"]
+                except zmq.Again:
+                    break
+                self._peers = max(0, self._peers + (1 if event == zmq.EVENT_ACCEPTED else -1))
+        subscriptions = self._subscriptions
         while True:
             try:
                 note = sock.recv(_NOBLOCK)
             except zmq.Again:
                 return
-            prefix = note[1:]
-            if note[:1] == b"\x01":
-                self._subscriptions[prefix] += 1
-            elif self._subscriptions[prefix] > 1:
-                self._subscriptions[prefix] -= 1
-            else:
-                del self._subscriptions[prefix]
+            kind, prefix = note[:1], note[1:]
+            if kind == b"\x01":
+                subscriptions[prefix] += 1
+            elif kind == b"\x00" and prefix in subscriptions:
+                if subscriptions[prefix] > 1:
+                    subscriptions[prefix] -= 1
+                else:
+                    del subscriptions[prefix]
+            # anything else is an XSUB peer's own frame (even empty), not a subscription
+
+    def _subscription_count(self) -> int:
+        peers = self._peers
+        if peers is None:
+            return sum(self._subscriptions.values())
+        return sum(min(n, peers) for n in self._subscriptions.values())
+
+    def reload_allowed_clients(self) -> None:
+        """Read the CURVE allow-list directory (``curve_allowed_clients``) again.
+
+        New keys may connect from now on. Every connected subscriber is disconnected (the
+        endpoint is unbound and bound again), so each must pass the new list: revoked keys
+        stay out, allowed ones reconnect and resubscribe by themselves (ZeroMQ's reconnect,
+        ~100 ms) and miss what is published meanwhile — call ``wait_for_subscribers()``.
+        A subscriber refused before the reload must connect again: libzmq does not retry a
+        connection that authentication refused.
+
+        :raises ConfigurationError: a key file does not parse (the old list stays in force).
+        :raises TransportStateError: this is not a CURVE publisher.
+        """
+        with self._io_lock:
+            sock = self._publisher
+            if sock is None:
+                raise self._wrong_role("reload allowed clients", "publisher")
+            domain = self._curve_domain
+            if domain is None:
+                raise TransportStateError(
+                    f"cannot reload allowed clients on {self.endpoint}: it was bound without "
+                    f"CURVE (option curve_allowed_clients)"
+                )
+            reload_domain(domain, str(self.config.options["curve_allowed_clients"]))
+            endpoint = str(self.endpoint)
+            try:
+                sock.unbind(endpoint)
+                self._rebind(sock, endpoint)
+            except zmq.ZMQError as exc:
+                raise translate_error(exc, "bind again", endpoint) from exc
+
+    def _rebind(self, sock: zmq.Socket[Any], endpoint: str) -> None:
+        # unbind is asynchronous: the listener may hold the port a few ms longer
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                sock.bind(endpoint)
+                return
+            except zmq.ZMQError as exc:
+                if exc.errno != errno.EADDRINUSE or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.005)
 
     # -- subscribing --------------------------------------------------------------------
 
@@ -270,9 +361,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 message: bytes = sock.recv(_NOBLOCK)
             except zmq.Again:
                 if noblock:
-                    raise TransportTimeoutError(
-                        f"cannot receive on {self.endpoint}: no message is ready (NOBLOCK)"
-                    ) from None
+                    raise self._nothing_ready(sock) from None
                 message = self._receive_waiting(sock)
             except zmq.ZMQError as exc:
                 raise translate_error(exc, "receive", self.endpoint) from exc
@@ -297,9 +386,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 messages: List[bytes] = [recv(_NOBLOCK)]
             except zmq.Again:
                 if noblock:
-                    raise TransportTimeoutError(
-                        f"cannot receive on {self.endpoint}: no message is ready (NOBLOCK)"
-                    ) from None
+                    raise self._nothing_ready(sock) from None
                 messages = [self._receive_waiting(sock)]
             append = messages.append
             try:
@@ -313,12 +400,17 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             self._release()
         return messages
 
+    def _nothing_ready(self, sock: zmq.Socket[Any]) -> TransportTimeoutError:
+        if self._monitor is not None:  # nothing queued: was the connection dropped?
+            self._reconnect_if_dropped(sock, self._monitor)
+        return TransportTimeoutError(f"cannot receive on {self.endpoint}: no message is ready (NOBLOCK)")
+
     def _receive_waiting(self, sock: zmq.Socket[Any]) -> bytes:
         deadline = self._deadline(self.options.receive_timeout)
         while True:
-            self._wait(self._poll_in, deadline, "receive")
             if self._monitor is not None:
                 self._reconnect_if_dropped(sock, self._monitor)
+            self._wait(sock, zmq.POLLIN, deadline, "receive")
             try:
                 return bytes(sock.recv(_NOBLOCK))
             except zmq.Again:
@@ -339,14 +431,21 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             sock.connect(str(self.endpoint))
 
     def subscribe(self, prefix: Union[bytes, str]) -> None:
-        """Also receive messages starting with ``prefix``; before connect, add to the filter."""
-        self._change_subscription(as_prefix(prefix), zmq.SUBSCRIBE)
+        """Also receive messages starting with ``prefix``; before connect, add to the filter.
+
+        :raises TypeError: ``prefix`` is neither bytes nor str.
+        """
+        self._change_subscription(_prefix(prefix), zmq.SUBSCRIBE)
 
     def unsubscribe(self, prefix: Union[bytes, str]) -> None:
-        """Stop receiving messages for ``prefix`` (a prefix not subscribed is ignored)."""
-        self._change_subscription(as_prefix(prefix), zmq.UNSUBSCRIBE)
+        """Stop receiving messages for ``prefix`` (a prefix not subscribed is ignored).
+
+        :raises TypeError: ``prefix`` is neither bytes nor str.
+        """
+        self._change_subscription(_prefix(prefix), zmq.UNSUBSCRIBE)
 
     def _change_subscription(self, prefix: bytes, option: int) -> None:
+        self._check_process("change subscriptions")
         with self._io_lock:
             if self._closed or self._role == "publisher":
                 raise self._wrong_role("change subscriptions", "subscriber")
@@ -369,9 +468,12 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
     def get_stats(self) -> TransportStats:
         """A snapshot of the counters; a publisher first reads pending subscriptions."""
+        self._check_process("get statistics")
         with self._io_lock:
-            if self._socket is not None and self._role == "publisher":
-                self._drain_subscriptions(self._socket)
+            if self._closed:
+                raise self._closed_now("get statistics")
+            if self._publisher is not None:
+                self._drain_subscriptions(self._publisher)
             return TransportStats(
                 role=self._role,
                 endpoint=self.endpoint,
@@ -381,17 +483,30 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 bytes_received=self._received_bytes,
                 hwm_reached=self._hwm_reached,
                 send_timeouts=self._send_timeouts,
-                subscriptions=sum(self._subscriptions.values()) if self._role == "publisher" else None,
+                subscriptions=self._subscription_count() if self._role == "publisher" else None,
             )
 
     # -- helpers ------------------------------------------------------------------------
 
     def _wrong_role(self, operation: str, role: str) -> Exception:
+        self._check_process(operation)
         if self._closed:
-            return self._closed_error(operation)
+            return self._closed_now(operation)
         needed = "bind()" if role == "publisher" else "connect()"
         return TransportStateError(
             f"cannot {operation}: only a {role} may, and this transport is "
             f"{'a ' + self._role if self._role else 'not bound or connected'}; "
             f"{'use another transport' if self._role else 'call ' + needed + ' first'}"
         )
+
+
+def _prefix(value: Any) -> bytes:
+    if not isinstance(value, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"a subscription prefix must be bytes or str, got {type(value).__name__}")
+    return as_prefix(value)
+
+
+def _monitor(sock: zmq.Socket[Any], events: int) -> zmq.Socket[Any]:
+    # a unique name: pyzmq's default is derived from the descriptor number, which a socket
+    # still being reaped by libzmq may hold, so a new socket's monitor would find it in use
+    return sock.get_monitor_socket(events, addr=f"inproc://tea-monitor-{uuid.uuid4().hex}")
