@@ -116,6 +116,8 @@ CATALOGUE: Tuple[Scenario, ...] = (
     _s("CONF-INT-008", "delivery", "integration", "P2", "with linger, messages sent just before close() arrive", features=frozenset({"linger"}), protocols=("ipc", "tcp")),
     _s("CONF-INT-009", "delivery", "integration", "P2", "send_many() and receive_many() deliver in order, whole", patterns=ONE_TO_ONE),
     _s("CONF-E2E-001", "AC7", "e2e", "P0", "a subscriber in another process over tcp://127.0.0.1 (the Windows path)", protocols=("tcp",), cross_process=True),
+    _s("CONF-MODEL-001", "model", "integration", "P0", "any sequence of operations agrees with the PUB/SUB model (drop mode; rules follow the declared features)", patterns=ONE_TO_ONE),
+    _s("CONF-MODEL-002", "model", "integration", "P1", "any sequence of operations in block mode agrees with the model: nothing is lost", features=frozenset({"lossless"})),
 )
 # fmt: on
 

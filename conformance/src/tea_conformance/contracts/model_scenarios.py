@@ -1,0 +1,240 @@
+"""The model scenarios: Hypothesis generates sequences of operations (:mod:`.model_run`),
+runs them against the transport, and shrinks a failure to the shortest sequence, printed
+as a runnable script with its seed.
+
+The rules offered follow the declared capabilities: ``subscribe``/``unsubscribe`` and
+filters with ``Feature.FILTERING``, block mode with ``LOSSLESS``, ``wait_for_subscribers``
+with ``SUBSCRIBER_COUNT``, counters with ``STATS``; a ``direct`` transport gets one
+subscriber. ``configure()`` (called by the plugin) sets the number of examples and the seed.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+from tea_transports import NOBLOCK, Feature
+
+from ..harness import ConformanceFailure, Harness
+from . import contract
+from .model_run import ModelRun, Prefix
+
+__all__ = ["DEFAULT_EXAMPLES", "configure", "script"]
+
+DEFAULT_EXAMPLES = 8
+STEPS = 25
+#: leave this share of the scenario's deadline for shrinking and the report
+_RESERVE = 0.4
+_OPTIONS: Dict[str, int] = {"examples": DEFAULT_EXAMPLES, "seed": 0}
+
+_PREFIXES: List[Prefix] = [b"", b"a", b"ab", b"abc", b"A", b"b", "metrics", "métriques", "日本", b"\x00", b"\xfe\x80"]
+prefixes = st.one_of(st.sampled_from(_PREFIXES), st.binary(max_size=3).filter(lambda b: not b.startswith(b"\xff")))
+payloads = st.one_of(
+    st.binary(max_size=8),
+    st.tuples(prefixes, st.binary(max_size=6)).map(lambda t: _as_bytes(t[0]) + t[1]),
+    st.sampled_from([b"", bytes(range(256)), bytes(range(255, -1, -1)), b"A" * 3000]),
+)
+_BAD = st.sampled_from(["text", 42, None, [b"x"], 1.5])
+_RECEIVES = st.sampled_from(["wait", "size1", "noblock", "many", "many_noblock"])
+_KINDS = st.sampled_from(["bytes", "bytearray", "memoryview"])
+_SUB = st.integers(0, 2)
+
+
+def configure(examples: int, seed_value: int) -> None:
+    """Set the examples per case and the run's seed (each case derives its own from it)."""
+    _OPTIONS.update(examples=examples, seed=seed_value)
+
+
+def case_seed(h: Harness, scenario: str) -> int:
+    """The same for a case in every process of a run: xdist workers agree."""
+    return zlib.crc32(f"{_OPTIONS['seed']}:{scenario}:{h.target.name}:{h.protocol}".encode())
+
+
+@contract("CONF-MODEL-001")
+def model_drop_mode(h: Harness) -> None:
+    run_model(h, "TEA-CONF-MODEL-001", ["drop"])
+
+
+@contract("CONF-MODEL-002")
+def model_block_mode(h: Harness) -> None:
+    run_model(h, "TEA-CONF-MODEL-002", ["block"])
+
+
+class _Runs:
+    """What the examples of one case did: the shortest failing sequence, and the time left."""
+
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self.budget_end = h.deadline - _RESERVE * max(0.0, h.remaining())
+        self.failure: Optional[Tuple[List[str], str, BaseException]] = None
+
+    def failed(self, steps: List[str], exc: BaseException) -> None:
+        if self.failure is None or len(steps) <= len(self.failure[0]):
+            self.failure = (list(steps), f"{type(exc).__name__}: {exc}", exc)
+
+
+def run_model(h: Harness, scenario: str, modes: Sequence[str]) -> None:
+    runs = _Runs(h)
+    machine = seed(case_seed(h, scenario))(_machine(h, runs, modes))
+    options = settings(
+        max_examples=_OPTIONS["examples"],
+        stateful_step_count=STEPS,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+    )
+    try:
+        run_state_machine_as_test(machine, settings=options)
+    except BaseException as exc:  # the shortest failure we saw, whatever Hypothesis ended with
+        steps, problem, cause = runs.failure or ([], f"{type(exc).__name__}: {exc}", exc)
+        text = script(h.target.name, h.protocol, modes[0], steps, case_seed(h, scenario), scenario, problem)
+        raise ConformanceFailure(
+            f"{problem}\n\nThe shortest failing sequence (seed {_OPTIONS['seed']}: rerun with "
+            f"--model-seed={_OPTIONS['seed']}), as a script:\n\n{text}"
+        ) from cause
+
+
+def script(
+    transport: str, protocol: str, on_hwm: str, steps: List[str], seed_value: int, scenario: str, problem: str
+) -> str:
+    """The sequence as a Python script that runs it again against the transport."""
+    return "\n".join(
+        [
+            f"# {scenario} on {transport} over {protocol} (case seed {seed_value}); it failed with:",
+            *(f"#   {line}" for line in problem.splitlines()[:5]),
+            "from tea_transports import NOBLOCK",
+            "from tea_conformance.contracts.model_run import ModelRun",
+            "",
+            f"with ModelRun.start({transport!r}, {protocol!r}, on_hwm={on_hwm!r}) as run:",
+            *(f"    {step}" for step in steps),
+            "",
+        ]
+    )
+
+
+def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
+    features = h.target.cls.capabilities.features
+    filtering = Feature.FILTERING in features
+    most = 1 if h.pattern == "direct" else 3
+
+    class PubSubModel(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.run: Optional[ModelRun] = None
+            self.steps: List[str] = []
+            self.broken = False
+
+        def _do(self, step: str, call: Any, *args: Any) -> None:
+            self.steps.append(step)
+            try:
+                call(*args)
+            except BaseException as exc:
+                self.broken = True
+                runs.failed(self.steps, exc)
+                raise
+
+        def _sub(self, index: int) -> Optional[int]:
+            open_ = self.run.open() if self.run else []
+            return open_[index % len(open_)] if open_ else None
+
+        @initialize(on_hwm=st.sampled_from(list(modes)))
+        def start(self, on_hwm: str) -> None:
+            if time.monotonic() >= runs.budget_end:
+                return  # out of time: the remaining examples pass at once
+            self.run = ModelRun(h, on_hwm)
+
+        @precondition(lambda self: self.run is not None and len(self.run.subs) < most)
+        @rule(filters=st.lists(prefixes, max_size=3))
+        def connect(self, filters: List[Prefix]) -> None:
+            filters = filters if filtering else []
+            self._do(f"run.connect({filters!r})" if filters else "run.connect()", self.run.connect, filters)
+
+        @precondition(lambda self: self.run is not None and bool(self.run.open()))
+        @rule(i=_SUB)
+        def fence(self, i: int) -> None:
+            sub = self._sub(i)
+            self._do(f"run.fence({sub})", self.run.fence, sub)
+
+        @precondition(lambda self: self.run is not None and filtering and bool(self.run.open()))
+        @rule(i=_SUB, prefix=prefixes, on=st.booleans())
+        def change(self, i: int, prefix: Prefix, on: bool) -> None:
+            sub, what = self._sub(i), "subscribe" if on else "unsubscribe"
+            self._do(f"run.{what}({sub}, {prefix!r})", getattr(self.run, what), sub, prefix)
+
+        @precondition(lambda self: self.run is not None)
+        @rule(message=payloads, noblock=st.booleans(), kind=_KINDS)
+        def send(self, message: bytes, noblock: bool, kind: str) -> None:
+            if self.run.room(1, len(message)):
+                flags = ", NOBLOCK" if noblock else ""
+                step = f"run.send({message!r}{flags}, kind={kind!r})"
+                self._do(step, self.run.send, message, NOBLOCK if noblock else 0, kind)
+
+        @precondition(lambda self: self.run is not None)
+        @rule(messages=st.lists(payloads, max_size=20))
+        def send_many(self, messages: List[bytes]) -> None:
+            if self.run.room(len(messages), sum(map(len, messages))):
+                self._do(f"run.send_many({messages!r})", self.run.send_many, messages)
+
+        @precondition(lambda self: self.run is not None)
+        @rule(count=st.integers(200, 2500), big=st.integers(0, 6), prefix=prefixes)
+        def stream(self, count: int, big: int, prefix: Prefix) -> None:
+            head = _as_bytes(prefix)
+            if big == 0:  # one message past 1 MiB
+                step = f"run.stream([{head!r} + bytes(range(256)) * 4097])"
+                self._do(step, self.run.stream, [head + bytes(range(256)) * 4097])
+            else:
+                step = f"run.stream([{head!r} + b'%d' % n for n in range({count})])"
+                self._do(step, self.run.stream, [head + b"%d" % n for n in range(count)])
+
+        @precondition(lambda self: self.run is not None and bool(self.run.open()))
+        @rule(i=_SUB, how=_RECEIVES)
+        def receive(self, i: int, how: str) -> None:
+            sub = self._sub(i)
+            self._do(f"run.receive({sub}, {how!r})", self.run.receive, sub, how)
+
+        @precondition(lambda self: self.run is not None and bool(self.run.open()))
+        @rule(i=_SUB, waiting=st.booleans())
+        def close(self, i: int, waiting: bool) -> None:
+            sub = self._sub(i)
+            what = "close_while_receiving" if waiting else "close"
+            self._do(f"run.{what}({sub})", getattr(self.run, what), sub)
+
+        @precondition(lambda self: self.run is not None)
+        @rule(payload=_BAD)
+        def send_bad(self, payload: Any) -> None:
+            self._do(f"run.send_bad({payload!r})", self.run.send_bad, payload)
+
+        @precondition(lambda self: self.run is not None and Feature.SUBSCRIBER_COUNT in features)
+        @rule()
+        def wait_for_subscribers(self) -> None:
+            self._do("run.wait_for_subscribers()", self.run.wait_for_subscribers)
+
+        @precondition(lambda self: self.run is not None and Feature.STATS in features)
+        @rule()
+        def check_stats(self) -> None:
+            self._do("run.check_stats()", self.run.check_stats)
+
+        def teardown(self) -> None:
+            if self.run is None:
+                return
+            try:
+                if not self.broken:
+                    self._do("run.finish()", self.run.finish)
+            finally:
+                for transport in [self.run.pub, *self.run.subs]:
+                    transport.close()
+
+    return PubSubModel
+
+
+def _as_bytes(prefix: Prefix) -> bytes:
+    return prefix.encode("utf-8") if isinstance(prefix, str) else bytes(prefix)
