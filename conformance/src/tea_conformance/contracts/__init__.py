@@ -31,5 +31,12 @@ def contract(short_id: str) -> Callable[[Contract], Contract]:
     return register
 
 
-from . import delivery, filtering, flow, interface, platforms, reference  # noqa: E402,F401
-from . import model_scenarios  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    delivery,
+    filtering,
+    flow,
+    interface,
+    model_scenarios,
+    platforms,
+    reference,
+)

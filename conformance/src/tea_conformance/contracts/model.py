@@ -46,6 +46,10 @@ class ModelSubscriber:
     received: int = 0
     received_bytes: int = 0
     closed: bool = False
+    known: Set[bytes] = field(default_factory=set)  # every prefix it ever had
+
+    def __post_init__(self) -> None:
+        self.known |= self.current
 
     def verdict(self, message: bytes) -> str:
         if matches(message, self.settled):
@@ -59,6 +63,7 @@ class ModelSubscriber:
 
     def subscribe(self, prefix: bytes) -> None:
         self.current.add(prefix)
+        self.known.add(prefix)
 
     def unsubscribe(self, prefix: bytes) -> None:
         self.current.discard(prefix)

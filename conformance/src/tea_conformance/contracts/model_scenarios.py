@@ -16,12 +16,18 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from tea_transports import NOBLOCK, Feature
 
 from ..harness import ConformanceFailure, Harness
 from . import contract
-from .model_run import ModelRun, Prefix
+from .model_run import FENCE, ModelRun, Prefix
 
 __all__ = ["DEFAULT_EXAMPLES", "configure", "script"]
 
@@ -31,17 +37,24 @@ STEPS = 25
 _RESERVE = 0.4
 _OPTIONS: Dict[str, int] = {"examples": DEFAULT_EXAMPLES, "seed": 0}
 
-_PREFIXES: List[Prefix] = [b"", b"a", b"ab", b"abc", b"A", b"b", "metrics", "métriques", "日本", b"\x00", b"\xfe\x80"]
-prefixes = st.one_of(st.sampled_from(_PREFIXES), st.binary(max_size=3).filter(lambda b: not b.startswith(b"\xff")))
+#: few, so that operations meet on the same prefix: prefixes of each other, case, non-ASCII
+#: str (UTF-8) and bytes; never 0xFF first (see model_run.FENCE)
+_PREFIXES: List[Prefix] = [b"", b"a", b"ab", b"A", "é", "日本", b"\x00\xfe"]
+prefixes = st.one_of(
+    st.sampled_from(_PREFIXES), st.binary(min_size=1, max_size=3).filter(lambda b: b[0] != 0xFF)
+)
+_under_prefix = st.tuples(prefixes, st.binary(max_size=4)).map(lambda t: _as_bytes(t[0]) + t[1])
 payloads = st.one_of(
+    _under_prefix,
+    _under_prefix,
     st.binary(max_size=8),
-    st.tuples(prefixes, st.binary(max_size=6)).map(lambda t: _as_bytes(t[0]) + t[1]),
     st.sampled_from([b"", bytes(range(256)), bytes(range(255, -1, -1)), b"A" * 3000]),
 )
 _BAD = st.sampled_from(["text", 42, None, [b"x"], 1.5])
 _RECEIVES = st.sampled_from(["wait", "size1", "noblock", "many", "many_noblock"])
 _KINDS = st.sampled_from(["bytes", "bytearray", "memoryview"])
 _SUB = st.integers(0, 2)
+_OWN = st.integers(-1, 3)
 
 
 def configure(examples: int, seed_value: int) -> None:
@@ -133,6 +146,11 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
             self.steps: List[str] = []
             self.broken = False
 
+        @property
+        def r(self) -> ModelRun:
+            assert self.run is not None, "a rule ran before start()"
+            return self.run
+
         def _do(self, step: str, call: Any, *args: Any) -> None:
             self.steps.append(step)
             try:
@@ -142,64 +160,96 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
                 runs.failed(self.steps, exc)
                 raise
 
+        def _had(self, index: int, own: int) -> Optional[bytes]:
+            """The ``own``-th prefix subscriber ``index`` has had, if any (operations that meet
+            on the same prefix are where faults of combination hide)."""
+            sub = self._sub(index)
+            if sub is None or own < 0:
+                return None
+            had = sorted(p for p in self.r.models[sub].known if not p.startswith(FENCE))
+            return had[own % len(had)] if had else None
+
         def _sub(self, index: int) -> Optional[int]:
             open_ = self.run.open() if self.run else []
             return open_[index % len(open_)] if open_ else None
 
-        @initialize(on_hwm=st.sampled_from(list(modes)))
-        def start(self, on_hwm: str) -> None:
+        @initialize(on_hwm=st.sampled_from(list(modes)), filters=st.lists(prefixes, min_size=1, max_size=3))
+        def start(self, on_hwm: str, filters: List[Prefix]) -> None:
+            """The publisher and a first subscriber, fenced: most faults need one."""
             if time.monotonic() >= runs.budget_end:
                 return  # out of time: the remaining examples pass at once
             self.run = ModelRun(h, on_hwm)
+            self.connect(filters, True)
 
-        @precondition(lambda self: self.run is not None and len(self.run.subs) < most)
-        @rule(filters=st.lists(prefixes, max_size=3))
-        def connect(self, filters: List[Prefix]) -> None:
+        @precondition(lambda self: self.run is not None and len(self.r.subs) < most)
+        @rule(filters=st.lists(prefixes, min_size=1, max_size=3), fence=st.booleans())
+        def connect(self, filters: List[Prefix], fence: bool) -> None:
             filters = filters if filtering else []
-            self._do(f"run.connect({filters!r})" if filters else "run.connect()", self.run.connect, filters)
+            self._do(
+                f"run.connect({_literal(filters)})" if filters else "run.connect()", self.r.connect, filters
+            )
+            if fence:
+                self._do(f"run.fence({len(self.r.subs) - 1})", self.r.fence, len(self.r.subs) - 1)
 
         @precondition(lambda self: self.run is not None and bool(self.run.open()))
         @rule(i=_SUB)
         def fence(self, i: int) -> None:
             sub = self._sub(i)
-            self._do(f"run.fence({sub})", self.run.fence, sub)
+            self._do(f"run.fence({sub})", self.r.fence, sub)
 
         @precondition(lambda self: self.run is not None and filtering and bool(self.run.open()))
-        @rule(i=_SUB, prefix=prefixes, on=st.booleans())
-        def change(self, i: int, prefix: Prefix, on: bool) -> None:
-            sub, what = self._sub(i), "subscribe" if on else "unsubscribe"
-            self._do(f"run.{what}({sub}, {prefix!r})", getattr(self.run, what), sub, prefix)
+        @rule(
+            i=_SUB,
+            prefix=prefixes,
+            own=_OWN,
+            how=st.sampled_from(["on", "off", "off_on"]),
+            fence=st.booleans(),
+        )
+        def change(self, i: int, prefix: Prefix, own: int, how: str, fence: bool) -> None:
+            """Subscribe, unsubscribe, or unsubscribe and subscribe again: a new prefix, or
+            (``own`` >= 0) one this subscriber has had."""
+            sub, had = self._sub(i), self._had(i, own)
+            prefix = prefix if had is None else had
+            for what in {"on": ["subscribe"], "off": ["unsubscribe"], "off_on": ["unsubscribe", "subscribe"]}[
+                how
+            ]:
+                self._do(f"run.{what}({sub}, {_literal(prefix)})", getattr(self.run, what), sub, prefix)
+            if fence:
+                self._do(f"run.fence({sub})", self.r.fence, sub)
 
         @precondition(lambda self: self.run is not None)
-        @rule(message=payloads, noblock=st.booleans(), kind=_KINDS)
-        def send(self, message: bytes, noblock: bool, kind: str) -> None:
-            if self.run.room(1, len(message)):
+        @rule(message=payloads, noblock=st.booleans(), kind=_KINDS, i=_SUB, own=_OWN)
+        def send(self, message: bytes, noblock: bool, kind: str, i: int, own: int) -> None:
+            message = (self._had(i, own) or b"") + message
+            if self.r.room(1, len(message)):
                 flags = ", NOBLOCK" if noblock else ""
-                step = f"run.send({message!r}{flags}, kind={kind!r})"
-                self._do(step, self.run.send, message, NOBLOCK if noblock else 0, kind)
+                kind_arg = "" if kind == "bytes" else f", kind={kind!r}"
+                step = f"run.send({_literal(message)}{flags}{kind_arg})"
+                self._do(step, self.r.send, message, NOBLOCK if noblock else 0, kind)
 
         @precondition(lambda self: self.run is not None)
-        @rule(messages=st.lists(payloads, max_size=20))
-        def send_many(self, messages: List[bytes]) -> None:
-            if self.run.room(len(messages), sum(map(len, messages))):
-                self._do(f"run.send_many({messages!r})", self.run.send_many, messages)
+        @rule(messages=st.lists(payloads, max_size=20), i=_SUB, own=_OWN)
+        def send_many(self, messages: List[bytes], i: int, own: int) -> None:
+            messages = [(self._had(i, own) or b"") + m for m in messages]
+            if self.r.room(len(messages), sum(map(len, messages))):
+                self._do(f"run.send_many({_literal(messages)})", self.r.send_many, messages)
 
         @precondition(lambda self: self.run is not None)
-        @rule(count=st.integers(200, 2500), big=st.integers(0, 6), prefix=prefixes)
+        @rule(count=st.integers(200, 1500), big=st.integers(0, 6), prefix=prefixes)
         def stream(self, count: int, big: int, prefix: Prefix) -> None:
             head = _as_bytes(prefix)
             if big == 0:  # one message past 1 MiB
-                step = f"run.stream([{head!r} + bytes(range(256)) * 4097])"
-                self._do(step, self.run.stream, [head + bytes(range(256)) * 4097])
+                step = f"run.stream([{_literal(head)} + bytes(range(256)) * 4097])"
+                self._do(step, self.r.stream, [head + bytes(range(256)) * 4097])
             else:
-                step = f"run.stream([{head!r} + b'%d' % n for n in range({count})])"
-                self._do(step, self.run.stream, [head + b"%d" % n for n in range(count)])
+                step = f"run.stream([{_literal(head)} + b'%d' % n for n in range({count})])"
+                self._do(step, self.r.stream, [head + b"%d" % n for n in range(count)])
 
         @precondition(lambda self: self.run is not None and bool(self.run.open()))
         @rule(i=_SUB, how=_RECEIVES)
         def receive(self, i: int, how: str) -> None:
             sub = self._sub(i)
-            self._do(f"run.receive({sub}, {how!r})", self.run.receive, sub, how)
+            self._do(f"run.receive({sub}, {how!r})", self.r.receive, sub, how)
 
         @precondition(lambda self: self.run is not None and bool(self.run.open()))
         @rule(i=_SUB, waiting=st.booleans())
@@ -211,29 +261,43 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
         @precondition(lambda self: self.run is not None)
         @rule(payload=_BAD)
         def send_bad(self, payload: Any) -> None:
-            self._do(f"run.send_bad({payload!r})", self.run.send_bad, payload)
+            self._do(f"run.send_bad({payload!r})", self.r.send_bad, payload)
 
         @precondition(lambda self: self.run is not None and Feature.SUBSCRIBER_COUNT in features)
         @rule()
         def wait_for_subscribers(self) -> None:
-            self._do("run.wait_for_subscribers()", self.run.wait_for_subscribers)
+            self._do("run.wait_for_subscribers()", self.r.wait_for_subscribers)
 
         @precondition(lambda self: self.run is not None and Feature.STATS in features)
         @rule()
         def check_stats(self) -> None:
-            self._do("run.check_stats()", self.run.check_stats)
+            self._do("run.check_stats()", self.r.check_stats)
 
         def teardown(self) -> None:
             if self.run is None:
                 return
             try:
                 if not self.broken:
-                    self._do("run.finish()", self.run.finish)
+                    self._do("run.finish()", self.r.finish)
             finally:
-                for transport in [self.run.pub, *self.run.subs]:
+                for transport in [self.r.pub, *self.r.subs]:
                     transport.close()
 
     return PubSubModel
+
+
+_NAMED = {bytes(range(256)): "bytes(range(256))", bytes(range(255, -1, -1)): "bytes(range(255, -1, -1))"}
+
+
+def _literal(value: Any) -> str:
+    """``repr`` that keeps the script short: long runs and well-known payloads by name."""
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_literal, value)) + "]"
+    if isinstance(value, bytes) and value in _NAMED:
+        return _NAMED[value]
+    if isinstance(value, bytes) and len(value) > 64 and value == value[:1] * len(value):
+        return f"{value[:1]!r} * {len(value)}"
+    return repr(value)
 
 
 def _as_bytes(prefix: Prefix) -> bytes:
