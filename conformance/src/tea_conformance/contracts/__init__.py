@@ -31,12 +31,5 @@ def contract(short_id: str) -> Callable[[Contract], Contract]:
     return register
 
 
-from . import (  # noqa: E402,F401
-    delivery,
-    filtering,
-    flow,
-    interface,
-    model_scenarios,
-    platforms,
-    reference,
-)
+from . import delivery, filtering, flow, interface, platforms, reference  # noqa: E402,F401
+from . import model_scenarios as model_scenarios  # noqa: E402  (registers the model scenarios)
