@@ -40,7 +40,7 @@ EXAMPLE_S = 20.0
 #: a stream's reader that receives nothing for this long stops (a fence then judges)
 QUIET_S = 1.0
 #: the longest a fence may take: a subscription change not in force by then never took effect
-FENCE_S = 5.0
+FENCE_S = 3.0
 Prefix = Union[bytes, str]
 
 
