@@ -339,7 +339,13 @@ class ModelRun:
     def wait_for_subscribers(self) -> None:
         """``wait_for_subscribers(n)`` returns at least n: the subscriptions known in force."""
         known = sum(len(m.settled) for m in self.models if not m.closed)
-        count = self.pub.wait_for_subscribers(known, timeout=min(FENCE_S, max(0.1, self.remaining())))
+        try:
+            count = self.pub.wait_for_subscribers(known, timeout=min(FENCE_S, max(0.1, self.remaining())))
+        except TransportTimeoutError as exc:
+            raise ConformanceFailure(
+                f"wait_for_subscribers({known}) timed out, but the model knows {known} subscription(s) "
+                f"in force (one per prefix per subscriber, fence prefixes included): {exc}"
+            ) from exc
         if type(count) is not int or count < known:
             raise ConformanceFailure(f"wait_for_subscribers({known}) returned {count!r}")
 

@@ -84,6 +84,7 @@ class _Runs:
         self.h = h
         self.budget_end = h.deadline - _RESERVE * max(0.0, h.remaining())
         self.failure: Optional[Tuple[List[str], str, BaseException]] = None
+        self.examples = self.steps = 0  # sequences run (not counting those skipped for time), steps
 
     def failed(self, steps: List[str], exc: BaseException) -> None:
         if self.failure is None or len(steps) <= len(self.failure[0]):
@@ -107,6 +108,8 @@ def run_model(h: Harness, scenario: str, modes: Sequence[str]) -> None:
     )
     try:
         run_state_machine_as_test(machine, settings=options)
+        # captured by pytest: shown with -rP, and the figure for "how many examples ran"
+        print(f"{scenario}: {runs.examples} sequence(s), {runs.steps} operation(s), seed {_OPTIONS['seed']}")
     except BaseException as exc:  # the shortest failure we saw, whatever Hypothesis ended with
         steps, problem, cause = runs.failure or ([], f"{type(exc).__name__}: {exc}", exc)
         text = script(h.target.name, h.protocol, modes[0], steps, case_seed(h, scenario), scenario, problem)
@@ -153,6 +156,7 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
 
         def _do(self, step: str, call: Any, *args: Any) -> None:
             self.steps.append(step)
+            runs.steps += 1
             try:
                 call(*args)
             except BaseException as exc:
@@ -179,6 +183,7 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
             if time.monotonic() >= runs.budget_end:
                 return  # out of time: the remaining examples pass at once
             self.run = ModelRun(h, on_hwm)
+            runs.examples += 1
             self.connect(filters, True)
 
         @precondition(lambda self: self.run is not None and len(self.r.subs) < most)
