@@ -14,8 +14,10 @@ import pytest
 from combination_faults import COMBINATION_FAULTS
 
 HERE = Path(__file__).parent
-#: enough examples and time to find and shrink each fault with this seed
-CATCH = ["--model-seed=1", "--model-examples=300", "--scenario-timeout=90", "--protocol=inproc"]
+#: enough examples and time to find and shrink each fault (with its seed: the examples needed
+#: to find a fault vary with the seed, from 4 to a few hundred; these find each within 300)
+CATCH = ["--model-examples=300", "--scenario-timeout=90", "--protocol=inproc"]
+SEEDS = {"UnsubscribeSweepsLonger": 2}
 
 pytestmark = pytest.mark.usefixtures("faults_on_path")
 
@@ -36,11 +38,14 @@ def test_fault_passes_every_fixed_scenario(pytester: pytest.Pytester, fault: str
 
 @pytest.mark.parametrize("fault", COMBINATION_FAULTS)
 def test_fault_is_caught_by_the_model(pytester: pytest.Pytester, fault: str) -> None:
-    result = pytester.runpytest(f"--transport=combination_faults:{fault}", "-k", "MODEL-001", *CATCH)
+    seed = SEEDS.get(fault, 1)
+    result = pytester.runpytest(
+        f"--transport=combination_faults:{fault}", "-k", "MODEL-001", f"--model-seed={seed}", *CATCH
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*The shortest failing sequence (seed 1: rerun with --model-seed=1), as a script:*",
+            f"*The shortest failing sequence (seed {seed}: rerun with --model-seed={seed}), as a script:*",
             f"*with ModelRun.start('combination_faults:{fault}', 'inproc', on_hwm='drop') as run:*",
             "FAILED tea-conformance::TEA-CONF-MODEL-001*",
         ]
@@ -62,7 +67,7 @@ def test_reference_and_pipe_pass_the_model(pytester: pytest.Pytester, transport:
 
 def test_workers_share_the_seed(pytester: pytest.Pytester) -> None:
     # no --model-seed: the controller picks one and every xdist worker uses it
-    fault = "NoblockBatchLosesOne"
+    fault = "SendAfterBatchLost"  # found within a few examples, whatever the seed
     args = ["-p", "xdist", "-n", "2", "--model-examples=300", "--scenario-timeout=90"]
     result = pytester.runpytest(f"--transport=combination_faults:{fault}", "-k", "MODEL-001", *args)
     header = re.search(r"tea-conformance model: seed (\d+)", result.stdout.str())

@@ -31,7 +31,7 @@ from .model_run import FENCE, ModelRun, Prefix
 
 __all__ = ["DEFAULT_EXAMPLES", "configure", "script"]
 
-DEFAULT_EXAMPLES = 8
+DEFAULT_EXAMPLES = 40
 STEPS = 25
 #: leave this share of the scenario's deadline for shrinking and the report
 _RESERVE = 0.4
@@ -55,6 +55,13 @@ _RECEIVES = st.sampled_from(["wait", "size1", "noblock", "many", "many_noblock"]
 _KINDS = st.sampled_from(["bytes", "bytearray", "memoryview"])
 _SUB = st.integers(0, 2)
 _OWN = st.integers(-1, 3)
+_CHANGES_DONE_BY = {
+    "on": ["subscribe"],
+    "longer": ["subscribe"],
+    "off": ["unsubscribe"],
+    "off_on": ["unsubscribe", "subscribe"],
+}
+_CHANGES = st.sampled_from(list(_CHANGES_DONE_BY))
 
 
 def configure(examples: int, seed_value: int) -> None:
@@ -207,18 +214,17 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
             i=_SUB,
             prefix=prefixes,
             own=_OWN,
-            how=st.sampled_from(["on", "off", "off_on"]),
+            how=_CHANGES,
             fence=st.booleans(),
         )
         def change(self, i: int, prefix: Prefix, own: int, how: str, fence: bool) -> None:
             """Subscribe, unsubscribe, or unsubscribe and subscribe again: a new prefix, or
-            (``own`` >= 0) one this subscriber has had."""
+            (``own`` >= 0) one this subscriber has had; or subscribe one that extends it."""
             sub, had = self._sub(i), self._had(i, own)
-            prefix = prefix if had is None else had
-            for what in {"on": ["subscribe"], "off": ["unsubscribe"], "off_on": ["unsubscribe", "subscribe"]}[
-                how
-            ]:
-                self._do(f"run.{what}({sub}, {_literal(prefix)})", getattr(self.run, what), sub, prefix)
+            if had is not None:
+                prefix = had + _as_bytes(prefix)[:2] if how == "longer" else had
+            for what in _CHANGES_DONE_BY[how]:
+                self._do(f"run.{what}({sub}, {_literal(prefix)})", getattr(self.r, what), sub, prefix)
             if fence:
                 self._do(f"run.fence({sub})", self.r.fence, sub)
 
