@@ -69,7 +69,9 @@ def test_workers_share_the_seed(pytester: pytest.Pytester) -> None:
     # no --model-seed: the controller picks one and every xdist worker uses it
     fault = "SendAfterBatchLost"  # found within a few examples, whatever the seed
     args = ["-n", "2", "--model-examples=300", "--scenario-timeout=90"]
-    result = pytester.runpytest_subprocess(f"--transport=combination_faults:{fault}", "-k", "MODEL-001", *args)
+    result = pytester.runpytest_subprocess(
+        f"--transport=combination_faults:{fault}", "-k", "MODEL-001", *args
+    )
     header = re.search(r"tea-conformance model: seed (\d+)", result.stdout.str())
     assert header, result.stdout.str()
     seeds = re.findall(r"rerun with --model-seed=(\d+)", result.stdout.str())
