@@ -16,6 +16,7 @@ from tea_transports import (
     Feature,
     Transport,
     TransportClosedError,
+    TransportError,
     TransportStats,
     TransportTimeoutError,
     transport_class,
@@ -74,7 +75,7 @@ class ModelRun:
         """Outside the suite (a reproduction script): the run for ``transport`` over ``protocol``."""
         try:
             found: Type[Transport] = transport_class(transport, "pub_sub")
-        except Exception:
+        except TransportError:  # not a pub_sub transport: a direct one, or the error says why
             found = transport_class(transport, "direct")
         target = Target(transport, found)
         pattern = target.pattern_for({"pub_sub", "direct"})
