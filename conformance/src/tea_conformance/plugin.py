@@ -87,7 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=_count("--model-examples", 1),
         default=None,
         metavar="N",
-        help="sequences of operations each model scenario tries (default 40; thousands before a release)",
+        help="sequences of operations each model scenario tries (default 25; thousands before a release)",
     )
     group.addoption(
         "--model-seed",

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis import strategies as st
+from hypothesis.errors import HypothesisException
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -31,7 +32,7 @@ from .model_run import FENCE, ModelRun, Prefix
 
 __all__ = ["DEFAULT_EXAMPLES", "configure", "script"]
 
-DEFAULT_EXAMPLES = 40
+DEFAULT_EXAMPLES = 25
 STEPS = 25
 #: leave this share of the scenario's deadline for shrinking and the report
 _RESERVE = 0.4
@@ -93,6 +94,9 @@ class _Runs:
         self.failure: Optional[Tuple[List[str], str, BaseException]] = None
         self.examples = self.steps = 0  # sequences run (not counting those skipped for time), steps
 
+    def out_of_time(self) -> bool:
+        return time.monotonic() >= self.budget_end
+
     def failed(self, steps: List[str], exc: BaseException) -> None:
         if self.failure is None or len(steps) <= len(self.failure[0]):
             self.failure = (list(steps), f"{type(exc).__name__}: {exc}", exc)
@@ -115,15 +119,25 @@ def run_model(h: Harness, scenario: str, modes: Sequence[str]) -> None:
     )
     try:
         run_state_machine_as_test(machine, settings=options)
-        # captured by pytest: shown with -rP, and the figure for "how many examples ran"
-        print(f"{scenario}: {runs.examples} sequence(s), {runs.steps} operation(s), seed {_OPTIONS['seed']}")
     except BaseException as exc:  # the shortest failure we saw, whatever Hypothesis ended with
+        if runs.failure is None and runs.out_of_time() and isinstance(exc, HypothesisException):
+            # no operation failed; Hypothesis only noticed that sequences stopped running
+            # when the time ran out (they are skipped then, which changes what it replays)
+            return _report(scenario, runs, "; stopped early: the scenario's time ran out")
         steps, problem, cause = runs.failure or ([], f"{type(exc).__name__}: {exc}", exc)
         text = script(h.target.name, h.protocol, modes[0], steps, case_seed(h, scenario), scenario, problem)
         raise ConformanceFailure(
             f"{problem}\n\nThe shortest failing sequence (seed {_OPTIONS['seed']}: rerun with "
             f"--model-seed={_OPTIONS['seed']}), as a script:\n\n{text}"
         ) from cause
+    _report(scenario, runs, "")
+
+
+def _report(scenario: str, runs: _Runs, note: str) -> None:
+    # captured by pytest: shown with -rP; the figure for "how many sequences ran"
+    print(
+        f"{scenario}: {runs.examples} sequence(s), {runs.steps} operation(s), seed {_OPTIONS['seed']}{note}"
+    )
 
 
 def script(
@@ -187,7 +201,7 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
         @initialize(on_hwm=st.sampled_from(list(modes)), filters=st.lists(prefixes, min_size=1, max_size=3))
         def start(self, on_hwm: str, filters: List[Prefix]) -> None:
             """The publisher and a first subscriber, fenced: most faults need one."""
-            if time.monotonic() >= runs.budget_end:
+            if runs.out_of_time():
                 return  # out of time: the remaining examples pass at once
             self.run = ModelRun(h, on_hwm)
             runs.examples += 1
