@@ -176,12 +176,16 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
             return self.run
 
         def _do(self, step: str, call: Any, *args: Any) -> None:
+            if self.broken:
+                return
             self.steps.append(step)
             runs.steps += 1
             try:
                 call(*args)
             except BaseException as exc:
                 self.broken = True
+                if h.expired():  # the case's deadline, not the transport, ended this sequence
+                    return
                 runs.failed(self.steps, exc)
                 raise
 
