@@ -80,6 +80,7 @@ class Target:
 
 
 _counter = itertools.count()
+_syncs = itertools.count()
 
 
 class Harness:
@@ -165,8 +166,12 @@ class Harness:
     def sync(
         self, pub: Transport, subs: Sequence[Transport], prefixes: Optional[Sequence[bytes]] = None
     ) -> None:
-        """Send probes until every subscriber has received one (its subscription is live)."""
+        """Send probes until every subscriber has received one (its subscription is live).
+
+        Only a probe of this call under the subscriber's own prefix counts: a stale message,
+        or a probe left from an earlier sync, proves nothing about the subscription."""
         prefixes = list(prefixes or [b""] * len(subs))
+        tag = b"#%d" % next(_syncs)
         waiting = dict(enumerate(subs))
         while waiting:
             if self.expired():
@@ -175,9 +180,9 @@ class Harness:
                     f"the subscription did not take effect, or delivery does not work"
                 )
             for prefix in sorted(set(prefixes[i] for i in waiting)):
-                pub.send(prefix + PROBE)
+                pub.send(prefix + tag + PROBE)
             for i, sub in list(waiting.items()):
-                if self.try_receive(sub) is not None:
+                if self.try_receive(sub) == prefixes[i] + tag + PROBE:
                     del waiting[i]
 
     def try_receive(self, sub: Transport) -> Optional[bytes]:

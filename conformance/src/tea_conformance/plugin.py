@@ -27,6 +27,7 @@ MARKERS = {
     "shall": "behaviour PUB/SUB SHALL have (RFC 29)",
     "should": "behaviour PUB/SUB SHOULD have (RFC 29)",
     "reference_only": "scenarios that inspect ZeroMQ socket internals",
+    "model": "TEA-CONF model-based scenarios (any sequence of operations against a model)",
 }
 
 
@@ -38,6 +39,19 @@ def _timeout(value: str) -> float:
     if seconds <= 0:
         raise pytest.UsageError(f"--scenario-timeout must be positive, got {value!r}")
     return seconds
+
+
+def _count(option: str, least: int) -> Any:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise pytest.UsageError(f"{option} takes a whole number, got {value!r}") from None
+        if number < least:
+            raise pytest.UsageError(f"{option} must be at least {least}, got {value!r}")
+        return number
+
+    return parse
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,6 +92,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=60.0,
         metavar="SECONDS",
         help="deadline of one scenario; a transport call blocked past it fails the scenario (default 60)",
+    )
+    group.addoption(
+        "--model-examples",
+        type=_count("--model-examples", 1),
+        default=None,
+        metavar="N",
+        help="sequences of operations each model scenario tries (default 25; thousands before a release)",
+    )
+    group.addoption(
+        "--model-seed",
+        type=_count("--model-seed", 0),
+        default=None,
+        metavar="SEED",
+        help="seed of the model scenarios (default: a new one per run, printed in the header)",
     )
     parser.addini(
         "conformance_contracts",
@@ -123,12 +151,43 @@ def pytest_configure(config: pytest.Config) -> None:
         from .junit import JUnitProperties
 
         config.pluginmanager.register(JUnitProperties(config), "tea-conformance-junit")
+    _configure_model(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _depth[0] -= 1
 
 
+def _configure_model(config: pytest.Config) -> None:
+    """One seed per run: chosen here, or handed down by the xdist controller."""
+    from .contracts import model_scenarios
+
+    seed = getattr(config, "workerinput", {}).get("tea_model_seed", config.getoption("model_seed"))
+    if seed is None:
+        import random
+
+        seed = random.randrange(1 << 32)
+    examples = config.getoption("model_examples") or model_scenarios.DEFAULT_EXAMPLES
+    config.stash[_MODEL_SEED] = seed
+    model_scenarios.configure(examples, seed)
+
+
+_MODEL_SEED = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:  # pytest-xdist: every worker uses the controller's seed
+    if _MODEL_SEED in node.config.stash:
+        node.workerinput["tea_model_seed"] = node.config.stash[_MODEL_SEED]
+
+
 def pytest_report_header(config: pytest.Config) -> Any:
     session = config.pluginmanager.get_plugin("tea-conformance-session")
-    return None if session is None else session.header()
+    if session is None:
+        return None
+    examples = config.getoption("model_examples")
+    return [
+        *session.header(),
+        f"tea-conformance model: seed {config.stash[_MODEL_SEED]} (--model-seed), "
+        f"{examples or 'default'} examples per case (--model-examples)",
+    ]

@@ -36,7 +36,7 @@ __all__ = [
     "write_reports",
 ]
 
-_GROUPS = [f"AC{n}" for n in range(1, 11)] + ["risk", "roles", "lifecycle", "delivery"]
+_GROUPS = [f"AC{n}" for n in range(1, 11)] + ["risk", "roles", "lifecycle", "delivery", "model"]
 
 
 @dataclass

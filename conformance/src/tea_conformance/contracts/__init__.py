@@ -32,3 +32,4 @@ def contract(short_id: str) -> Callable[[Contract], Contract]:
 
 
 from . import delivery, filtering, flow, interface, linger, platforms, reference  # noqa: E402,F401
+from . import model_scenarios as model_scenarios  # noqa: E402  (registers the model scenarios)

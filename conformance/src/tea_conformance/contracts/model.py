@@ -1,0 +1,117 @@
+"""A model of PUB/SUB: what each subscriber may, must and must never receive.
+
+One publisher; any number of subscribers, each with a set of prefixes. When a message is
+sent, each open subscriber files it under one verdict:
+
+* ``MUST``: it matches a *settled* prefix (one known to be in force: a fence has shown it,
+  and it has not been touched since). It must arrive, once, intact, in send order.
+* ``NEVER``: it matches no prefix the subscriber has, nor one it dropped since the last
+  fence. It must not arrive.
+* ``MAY``: anything else — a prefix subscribed or unsubscribed since the last fence
+  (subscriptions take effect asynchronously), or sent before the subscriber was fenced at
+  all. It may arrive or not, but if it arrives it is in order, once and intact.
+
+A *fence* settles a subscriber: once a marker sent after its last change has arrived, every
+change before it is in force. An ``unsubscribe`` may also discard what is already queued,
+so it demotes the queued ``MUST`` messages it covers to ``MAY``. Nothing else is lost: the
+driver keeps every burst far below the high water mark, and in block mode nothing is
+lost at all. Receiving checks order by position: a message must be found after the last
+one received, skipping only ``MAY`` and ``NEVER`` entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, List, Optional, Set, Tuple
+
+__all__ = ["MAY", "MUST", "NEVER", "ModelSubscriber", "matches"]
+
+MUST, MAY, NEVER = "must", "may", "never"
+
+
+def matches(message: bytes, prefixes: Iterable[bytes]) -> bool:
+    return any(message.startswith(p) for p in prefixes)
+
+
+@dataclass
+class ModelSubscriber:
+    """What one subscriber has asked for and what it has been sent, received, and may get."""
+
+    name: str
+    current: Set[bytes]  # the prefixes as subscribed
+    settled: Set[bytes] = field(default_factory=set)  # known in force (fenced, untouched since)
+    fading: Set[bytes] = field(default_factory=set)  # dropped since the last fence: may still match
+    queue: List[Tuple[bytes, str]] = field(default_factory=list)  # (message, verdict) in send order
+    position: int = 0  # queue entries before it are received or skipped
+    received: int = 0
+    received_bytes: int = 0
+    closed: bool = False
+    known: Set[bytes] = field(default_factory=set)  # every prefix it ever had
+
+    def __post_init__(self) -> None:
+        self.known |= self.current
+
+    def verdict(self, message: bytes) -> str:
+        if matches(message, self.settled):
+            return MUST
+        if matches(message, self.current | self.fading):
+            return MAY
+        return NEVER
+
+    def sent(self, message: bytes) -> None:
+        self.queue.append((message, self.verdict(message)))
+
+    def subscribe(self, prefix: bytes) -> None:
+        self.current.add(prefix)
+        self.known.add(prefix)
+
+    def unsubscribe(self, prefix: bytes) -> None:
+        self.current.discard(prefix)
+        self.settled.discard(prefix)
+        self.fading.add(prefix)
+        # queued messages it covered may now be discarded by the subscriber
+        for i in range(self.position, len(self.queue)):
+            message, verdict = self.queue[i]
+            if verdict == MUST and not matches(message, self.settled):
+                self.queue[i] = (message, MAY)
+
+    def fenced(self) -> None:
+        self.settled, self.fading = set(self.current), set()
+
+    @property
+    def stable(self) -> bool:
+        """No change since the last fence: every verdict is MUST or NEVER."""
+        return self.settled == self.current and not self.fading
+
+    def pending(self) -> Tuple[int, int]:
+        """Messages and bytes sent but not yet received (an upper bound on its queue)."""
+        rest = [m for m, v in self.queue[self.position :] if v != NEVER]
+        return len(rest), sum(len(m) + 8 for m in rest)
+
+    def receive(self, message: bytes) -> Optional[str]:
+        """Record ``message`` as received; return what is wrong with it, or None."""
+        lost: Optional[bytes] = None
+        for i in range(self.position, len(self.queue)):
+            expected, verdict = self.queue[i]
+            if expected == message and verdict != NEVER:
+                if lost is not None:
+                    return f"{self.name} received {_short(message)} but never {_short(lost)} sent before it"
+                self.position = i + 1
+                self.received += 1
+                self.received_bytes += len(message)
+                return None
+            if verdict == MUST and lost is None:
+                lost = expected
+        return f"{self.name} received {_short(message)}, which it must not: {self._why(message)}"
+
+    def _why(self, message: bytes) -> str:
+        earlier = [m for m, v in self.queue[: self.position] if m == message]
+        if earlier:
+            return "a duplicate, or out of order (it was sent and received before)"
+        if any(m == message for m, _ in self.queue[self.position :]):
+            return f"no prefix it subscribes to matches it (prefixes {sorted(self.current)})"
+        return "it was never sent to it (altered, or from another publisher?)"
+
+
+def _short(message: bytes) -> str:
+    return repr(message) if len(message) <= 40 else f"{message[:24]!r}…({len(message)} bytes)"
