@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Dict, List
+from collections import Counter
+from typing import Any, Dict, List, Optional
 
 import zmq
 from tea_transports import TransportConfig
@@ -178,6 +179,23 @@ class DefaultHwm100(ZeroMQPubSubTransport):
 
 
 #: faulty transport -> the scenario meant to catch it
+class CountsWithoutWaiting(ZeroMQPubSubTransport):
+    """wait_for_subscribers() says yes at once, before any subscription has arrived."""
+
+    def wait_for_subscribers(self, count: int = 1, timeout: Optional[float] = None) -> int:
+        return count
+
+
+class CountNeverFalls(ZeroMQPubSubTransport):
+    """Counts subscribers in but never out (as the reference did for a duplicate prefix)."""
+
+    def _drain_subscriptions(self, sock: Any) -> None:
+        before = Counter(self._subscriptions)
+        super()._drain_subscriptions(sock)
+        self._subscriptions |= before
+        self._peers = None
+
+
 CAUGHT_BY: Dict[str, str] = {
     "DropsMessage": "TEA-STREAM-002.2-INT-002",
     "Reorders": "TEA-STREAM-002.2-INT-004",
@@ -196,4 +214,6 @@ CAUGHT_BY: Dict[str, str] = {
     "WarnsAtBind": "TEA-STREAM-002.2-UNIT-015",
     "LingersForever": "TEA-CONF-INT-011",
     "DefaultHwm100": "TEA-CONF-UNIT-011",
+    "CountsWithoutWaiting": "TEA-CONF-INT-014",
+    "CountNeverFalls": "TEA-CONF-INT-014",
 }

@@ -229,6 +229,40 @@ def stats_count_traffic(h: Harness) -> None:
         raise ConformanceFailure(f"get_stats() counters (change, expected at least): {wrong}")
 
 
+@contract("CONF-INT-014")
+def subscriber_count(h: Harness) -> None:
+    """The slow joiner's cure: once wait_for_subscribers(n) returns, n subscribers get what
+    follows, without any probe; the count falls back when they leave."""
+    pub = h.publisher()
+    _expect_no_subscriber(pub, "before any subscriber connected")
+    subs = [h.subscriber(pub) for _ in range(2)]
+    got = pub.wait_for_subscribers(2, timeout=max(0.1, h.remaining()))
+    if got < 2:
+        raise ConformanceFailure(f"wait_for_subscribers(2) returned {got}")
+    pub.send(b"first")
+    for i, sub in enumerate(subs):
+        expect_equal(h.collect(sub, 1), [b"first"], f"subscriber {i + 1} of 2, right after the wait")
+    for sub in subs:
+        sub.close()
+
+    def nobody_left() -> bool:
+        try:
+            pub.wait_for_subscribers(1, timeout=0.05)
+        except TransportTimeoutError:
+            return True
+        return False
+
+    h.eventually(nobody_left, "the count fell back to 0 after both subscribers closed")
+
+
+def _expect_no_subscriber(pub: Transport, when: str) -> None:
+    try:
+        got = pub.wait_for_subscribers(1, timeout=0.2)
+    except TransportTimeoutError:
+        return
+    raise ConformanceFailure(f"wait_for_subscribers(1) returned {got} {when}")
+
+
 @contract("CONF-INT-006")
 def block_mode_is_lossless(h: Harness) -> None:
     pub, (sub,) = linked(h, high_water_mark=10, on_hwm="block", send_timeout=100)
