@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 
 from .catalogue import STORY
-from .verdicts import badge_label, status_of, status_tone
+from .display import badge_label, status_of, status_tone
 
 __all__ = ["render_badge"]
 

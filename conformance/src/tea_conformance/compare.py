@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Tuple
 
 from .catalogue import CATALOGUE, by_id
-from .verdicts import OUTCOMES, profile_of, reason_text, status_of
+from .display import OUTCOMES, profile_of, reason_text, status_of
 
 __all__ = ["compare"]
 

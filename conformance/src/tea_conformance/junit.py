@@ -14,8 +14,8 @@ from typing import Any, Generator, List, Optional, Sequence, Tuple, cast
 import pytest
 
 from .catalogue import by_id
+from .display import profile_of, status_of
 from .session import CASE_PROPERTY
-from .verdicts import profile_of, status_of
 
 __all__ = ["JUnitProperties"]
 

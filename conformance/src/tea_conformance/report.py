@@ -19,10 +19,10 @@ from . import __version__ as SUITE_VERSION
 from .catalogue import by_id
 from .compare import compare
 from .criteria import GROUPS
+from .display import profile_of, reason_text
 from .harness import Target
 from .provenance import capabilities_of, versions_of
 from .verdict import judge
-from .verdicts import profile_of, reason_text
 
 __all__ = [
     "SUITE_VERSION",

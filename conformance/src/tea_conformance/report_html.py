@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Sequence, Tuple
 from . import __version__ as SUITE_VERSION
 from .catalogue import CATALOGUE, STORY, by_id
 from .criteria import GROUPS
+from .display import OUTCOMES, profile_of, reason_text, status_of, status_tone
 from .listing import catalogue_digest
-from .verdicts import OUTCOMES, profile_of, reason_text, status_of, status_tone
 
 __all__ = ["render_html"]
 

@@ -47,8 +47,8 @@ from typing import Any, Dict, Sequence, cast
 from . import __version__ as SUITE_VERSION
 from .catalogue import STORY, by_id
 from .criteria import GROUPS
+from .display import profile_of, status_of
 from .listing import catalogue_digest
-from .verdicts import profile_of, status_of
 
 __all__ = ["SCHEMA_VERSION", "ReportFileError", "load_report", "to_document"]
 
