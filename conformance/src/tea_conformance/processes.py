@@ -105,14 +105,7 @@ def _publisher_main(conn: Connection, spec: Spec, address: str, messages: List[b
     deadline = time.monotonic() + spec[4]
     pub: Optional[Transport] = None
     try:
-        pub = _make(spec, {})
-        pub.bind(address)
-        conn.send(("bound", pub.endpoint))
-        while not conn.poll(QUANTUM_MS / 1000):  # probes until the parent has received one
-            if time.monotonic() > deadline:
-                raise TimeoutError("the parent never confirmed a probe")
-            pub.send(PROBE)
-        conn.recv()
+        pub = _bound_publisher(conn, spec, {}, address, deadline)
         for message in messages:
             pub.send(message)
         conn.send(("sent", len(messages)))
@@ -122,6 +115,25 @@ def _publisher_main(conn: Connection, spec: Spec, address: str, messages: List[b
     finally:
         if pub is not None:
             pub.close()
+
+
+def _bound_publisher(
+    conn: Connection, spec: Spec, options: Dict[str, Any], address: str, deadline: float
+) -> Transport:
+    """Bind, tell the parent where, and send probes until the parent has received one."""
+    pub = _make(spec, options)
+    try:
+        pub.bind(address)
+        conn.send(("bound", pub.endpoint))
+        while not conn.poll(QUANTUM_MS / 1000):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the parent never confirmed a probe")
+            pub.send(PROBE)
+        conn.recv()
+    except BaseException:
+        pub.close()
+        raise
+    return pub
 
 
 def numbered_payloads(count: int, size: int) -> List[bytes]:
@@ -138,14 +150,7 @@ def _closing_publisher_main(
     deadline = time.monotonic() + spec[4]
     messages = numbered_payloads(count, size)  # made here: 100s of MB never cross the pipe
     try:
-        pub = _make(spec, options)
-        pub.bind(address)
-        conn.send(("bound", pub.endpoint))
-        while not conn.poll(QUANTUM_MS / 1000):
-            if time.monotonic() > deadline:
-                raise TimeoutError("the parent never confirmed a probe")
-            pub.send(PROBE)
-        conn.recv()
+        pub = _bound_publisher(conn, spec, options, address, deadline)
         for message in messages:
             pub.send(message)
         started = time.monotonic()
