@@ -359,6 +359,11 @@ class RedisPubSubTransport(Transport):
             self._marker_count += 1
             marker = self._marker_id + b"%d" % self._marker_count
             with self._ready:
+                if self._broken is not None:  # no marker would ever come by
+                    raise BrokenTransportError(
+                        f"cannot {operation} {prefix!r} on {self.endpoint}: the broker connection ended "
+                        f"({self._broken}); connect a new subscriber"
+                    )
                 self._changes.append((marker, prefix, add))
             try:
                 side.call(b"PUBLISH", self._channel, marker)
