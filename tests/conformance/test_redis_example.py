@@ -9,12 +9,21 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, List, Tuple
+from uuid import uuid4
 
 import pytest
-from tea_transports import BrokenTransportError, TransportConfig
+from tea_transports import (
+    NOBLOCK,
+    BrokenTransportError,
+    TransportClosedError,
+    TransportConfig,
+    TransportError,
+    TransportTimeoutError,
+)
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "redis_transport" / "src"
 sys.path.insert(0, str(EXAMPLE))
@@ -96,3 +105,91 @@ def test_without_a_broker_the_error_says_what_to_do() -> None:
     with pytest.raises(BrokenTransportError, match="is redis-server running"):
         transport.connect(address)
     transport.close()
+
+
+def _config(**options: Any) -> TransportConfig:
+    return TransportConfig(transport_type="redis", protocol="tcp", pattern="pub_sub", options=options)
+
+
+def _pair(redis_server: str, **options: Any) -> Tuple[RedisPubSubTransport, RedisPubSubTransport]:
+    """A publisher and a subscriber (subscribed to everything) on a fresh channel."""
+    address = f"tcp://{redis_server}/tea-test-{uuid4().hex}"
+    pub = RedisPubSubTransport(_config())
+    sub = RedisPubSubTransport(_config(receive_timeout=10_000, **options))
+    pub.bind(address)
+    sub.connect(address)  # SUBSCRIBE is confirmed: what is published from now on reaches it
+    return pub, sub
+
+
+def test_a_message_sent_while_unsubscribed_never_arrives(redis_server: str) -> None:
+    """The model's finding (TEA-CONF-MODEL-001): what is published while no prefix matches must
+    not arrive, even while it is still on its way to the subscriber when it subscribes again."""
+    pub, sub = _pair(redis_server)
+    try:
+        sub.unsubscribe(b"")
+        pub.send(bytes(range(256)) * 4096 * 16)  # 16 MiB: still being read when subscribe() returns
+        sub.subscribe(b"")
+        pub.send(b"after")
+        assert sub.receive() == b"after"
+        with pytest.raises(TransportTimeoutError):
+            sub.receive(flags=NOBLOCK)
+    finally:
+        pub.close()
+        sub.close()
+
+
+def test_filter_changes_are_never_delivered_and_their_payload_is_refused(redis_server: str) -> None:
+    pub, sub = _pair(redis_server)
+    other = RedisPubSubTransport(_config(receive_timeout=10_000))
+    try:
+        other.connect(sub.endpoint)  # sees sub's markers on the channel, must drop them too
+        for n in range(50):
+            sub.subscribe(b"x%d" % n)
+            sub.unsubscribe(b"x%d" % n)
+        pub.send(b"last")
+        assert sub.receive() == b"last" and other.receive() == b"last"
+        for transport in (sub, other):
+            with pytest.raises(TransportTimeoutError):
+                transport.receive(flags=NOBLOCK)
+            assert transport.get_stats().messages_received == 1
+        with pytest.raises(TransportError, match="filter change"):
+            pub.send(b"\xff\xfftea-redis:filter-change:forged")
+    finally:
+        for transport in (pub, sub, other):
+            transport.close()
+
+
+def test_filter_changes_from_many_threads_apply_in_order_and_close_ends_them(redis_server: str) -> None:
+    pub, sub = _pair(redis_server)
+    errors: List[BaseException] = []
+
+    def churn(prefix: bytes) -> None:
+        try:
+            for _ in range(30):
+                sub.subscribe(prefix)
+                sub.unsubscribe(prefix)
+            sub.subscribe(prefix)  # the last change of each thread: subscribed
+        except BaseException as exc:  # reported below, in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn, args=(b"t%d" % n,)) for n in range(4)]
+    try:
+        sub.unsubscribe(b"")
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert not errors and not any(thread.is_alive() for thread in threads)
+        for n in range(4):
+            pub.send(b"t%d" % n)
+        pub.send(b"none")  # matches no prefix in force
+        pub.send(b"t0 again")
+        assert [sub.receive() for _ in range(5)] == [b"t0", b"t1", b"t2", b"t3", b"t0 again"]
+    finally:
+        pub.close()
+    closer = threading.Thread(target=sub.close)
+    closer.start()
+    closer.join(30)
+    assert not closer.is_alive()
+    with pytest.raises(TransportClosedError):
+        sub.subscribe(b"late")

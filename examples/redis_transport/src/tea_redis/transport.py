@@ -9,6 +9,16 @@ How it keeps the contract's promises, since a broker sits in the middle:
 * **Filtering** is done by the subscriber: it receives the whole channel and keeps the
   messages that start with one of its prefixes (Redis channels have no prefix matching
   on payloads).
+* **A filter change takes effect at a point of the channel**, as it would on a ZeroMQ
+  publisher, not whenever the reader thread happens to be: a message published while no
+  prefix of the subscriber matched must never arrive, even if it is still on its way when
+  the subscriber subscribes again. So ``subscribe()``/``unsubscribe()`` publish a *marker*
+  (``_MARKER`` + an ID of the change) on the channel through a second connection, and the
+  reader applies the change when that marker comes by: Redis delivers a channel's messages
+  in order, so the ones published before the marker are judged by the old filter, the ones
+  after it by the new. Nothing waits for a marker (receive() never does; the marker's
+  ``PUBLISH`` has the I/O timeout). Every subscriber drops every marker, so payloads that
+  start with ``_MARKER`` (``b"\\xff\\xfftea-redis:filter-change:"``) are refused by ``send()``.
 * **Bounded queues**: each subscriber has a reader thread that always drains its
   socket (so the broker never buffers for it, and never disconnects it for a full output
   buffer) into a queue of ``high_water_mark`` messages; when the queue is full the new
@@ -60,6 +70,8 @@ _ADDRESS = re.compile(
 )
 #: seconds to reach the broker and to wait for one of its replies, unless an option says
 _DEFAULT_IO_TIMEOUT = 5.0
+#: a subscriber's filter change, published on the channel: never an application payload
+_MARKER = b"\xff\xfftea-redis:filter-change:"
 
 
 class _Closed(Exception):
@@ -163,7 +175,12 @@ class RedisPubSubTransport(Transport):
         self._lock = threading.Lock()  # one command at a time on the publisher's connection
         self._ready = threading.Condition()  # guards the subscriber's queue and filters
         self._queue: Deque[bytes] = collections.deque()
-        self._filters: List[bytes] = list(self.options.subscribe_filter)
+        self._filters: List[bytes] = list(self.options.subscribe_filter)  # in force where the reader is
+        self._side: Optional[_Connection] = None  # a subscriber's connection for publishing markers
+        self._marking = threading.Lock()  # changes are published in the order they are queued
+        self._changes: Deque[Tuple[bytes, bytes, bool]] = collections.deque()  # (marker, prefix, add)
+        self._marker_id = _MARKER + uuid4().hex.encode() + b":"
+        self._marker_count = 0
         self._reader: Optional[threading.Thread] = None
         self._broken: Optional[str] = None
         self._sent = [0, 0]
@@ -215,14 +232,20 @@ class RedisPubSubTransport(Transport):
         host, port, channel = self._start("connect", address)
         conn = _Connection(host, port, self._timeout(), address)
         try:
+            side = _Connection(host, port, self._timeout(), address)
+        except BaseException:
+            conn.close()
+            raise
+        try:
             reply = conn.call(b"SUBSCRIBE", channel.encode())  # confirmed: later messages reach us
             if not (isinstance(reply, list) and reply[:1] == [b"subscribe"]):
                 raise TransportError(f"cannot subscribe to {address}: the server replied {reply!r}")
             conn.sock.settimeout(None)  # the reader waits for as long as the channel is quiet
         except BaseException:
             conn.close()
+            side.close()
             raise
-        self._conn = conn
+        self._conn, self._side, self._channel = conn, side, channel.encode()
         self._role, self.endpoint = "subscriber", address
         self._reader = threading.Thread(
             target=self._read, args=(conn,), name=f"redis-sub {address}", daemon=True
@@ -233,6 +256,11 @@ class RedisPubSubTransport(Transport):
 
     def send(self, data: Any, flags: int = 0) -> int:
         payload = _payload(data)
+        if payload.startswith(_MARKER):
+            raise TransportError(
+                f"cannot send a payload that starts with {_MARKER!r} on {self.endpoint or 'this transport'}: "
+                f"subscribers of RedisPubSubTransport take it for a filter change and drop it"
+            )
         if self._closed:
             raise self._closed_error("send")
         if self._role != "publisher":
@@ -263,6 +291,9 @@ class RedisPubSubTransport(Transport):
                     continue
                 message = push[2]
                 with self._ready:
+                    if message.startswith(_MARKER):  # ours: the change is in force from here on
+                        self._apply_changes(message)
+                        continue
                     if not message.startswith(tuple(self._filters)):
                         continue
                     if hwm and len(self._queue) >= hwm:
@@ -316,13 +347,52 @@ class RedisPubSubTransport(Transport):
         self._change_filter(as_prefix(prefix), add=False)
 
     def _change_filter(self, prefix: bytes, add: bool) -> None:
+        operation = "subscribe" if add else "unsubscribe"
         if self._closed:
-            raise self._closed_error("subscribe" if add else "unsubscribe")
-        with self._ready:
-            if add and prefix not in self._filters:
-                self._filters.append(prefix)
-            elif not add and prefix in self._filters:
-                self._filters.remove(prefix)
+            raise self._closed_error(operation)
+        with self._marking:
+            side = self._side
+            if side is None:  # not subscribed to a channel (yet): nothing is on its way
+                with self._ready:
+                    self._edit(prefix, add)
+                return
+            self._marker_count += 1
+            marker = self._marker_id + b"%d" % self._marker_count
+            with self._ready:
+                if self._broken is not None:  # no marker would ever come by
+                    raise BrokenTransportError(
+                        f"cannot {operation} {prefix!r} on {self.endpoint}: the broker connection ended "
+                        f"({self._broken}); connect a new subscriber"
+                    )
+                self._changes.append((marker, prefix, add))
+            try:
+                side.call(b"PUBLISH", self._channel, marker)
+            except (OSError, ValueError, _Closed, TransportError) as exc:
+                with self._ready, contextlib.suppress(ValueError):
+                    self._changes.remove((marker, prefix, add))
+                if self._closed:
+                    raise self._closed_error(operation) from exc
+                raise BrokenTransportError(
+                    f"cannot {operation} {prefix!r} on {self.endpoint}: the broker connection failed "
+                    f"({exc}); the filter is unchanged"
+                ) from exc
+
+    def _apply_changes(self, marker: bytes) -> None:
+        """Apply the queued changes up to the one ``marker`` announced (held: ``_ready``);
+        another subscriber's marker is not among them and changes nothing."""
+        if all(queued != marker for queued, _, _ in self._changes):
+            return
+        while True:
+            queued, prefix, add = self._changes.popleft()
+            self._edit(prefix, add)
+            if queued == marker:
+                return
+
+    def _edit(self, prefix: bytes, add: bool) -> None:
+        if add and prefix not in self._filters:
+            self._filters.append(prefix)
+        elif not add and prefix in self._filters:
+            self._filters.remove(prefix)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -333,6 +403,9 @@ class RedisPubSubTransport(Transport):
             self._closed = True
             self._ready.notify_all()  # a receive() waiting in another thread ends now
         conn, self._conn = self._conn, None
+        side, self._side = self._side, None
+        if side is not None:
+            side.close()  # a subscribe() publishing its marker in another thread ends now
         if conn is None:
             return
         if self._owner_key is not None:  # release the channel (nothing is queued here: see linger)
