@@ -324,7 +324,7 @@ def test_issue9_item4_forked_child_of_a_curve_publisher_exits(curve_keys: Dict[s
 
 
 OUT_OF_FDS = """
-import json, os, resource
+import json, os, resource, threading, time
 from tea_transports import TransportConfig, TransportError, create_transport
 import zmq
 zmq.Context.instance()
@@ -357,6 +357,10 @@ for i in range(50):  # more failures must not hold more sockets or descriptors
     except TransportError:
         pass
 leaked = open_sockets() - after_first
+deadline = time.monotonic() + 10  # libzmq's reaper closes a failed socket's descriptors in its own thread
+pause = threading.Event()
+while count_fds() > fds_first and time.monotonic() < deadline:  # poll, with a deadline
+    pause.wait(0.01)
 fd_growth = count_fds() - fds_first
 for t in held:
     t.close()
