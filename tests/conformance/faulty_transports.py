@@ -196,6 +196,34 @@ class CountNeverFalls(ZeroMQPubSubTransport):
         self._peers = None
 
 
+class ReceiveTimeoutTimesTen(ZeroMQPubSubTransport):
+    """Waits ten times receive_timeout before it times out."""
+
+    def __init__(self, config: TransportConfig) -> None:
+        super().__init__(config)
+        timeout = self.options.receive_timeout
+        self.options = dataclasses.replace(self.options, receive_timeout=timeout and timeout * 10)
+
+
+class ReceiveTimeoutInstant(ZeroMQPubSubTransport):
+    """Gives up after a millisecond, whatever receive_timeout says."""
+
+    def __init__(self, config: TransportConfig) -> None:
+        super().__init__(config)
+        timeout = self.options.receive_timeout
+        self.options = dataclasses.replace(self.options, receive_timeout=timeout and 1)
+
+
+class DropsOneIn10000(ZeroMQPubSubTransport):
+    """Silently drops every 10,000th message (too rare for short scenarios to see)."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        self._drop_count = getattr(self, "_drop_count", 0) + 1
+        if not self._drop_count % 10_000:
+            return len(data)
+        return super().send(data, flags)
+
+
 CAUGHT_BY: Dict[str, str] = {
     "DropsMessage": "TEA-STREAM-002.2-INT-002",
     "Reorders": "TEA-STREAM-002.2-INT-004",
@@ -216,4 +244,7 @@ CAUGHT_BY: Dict[str, str] = {
     "DefaultHwm100": "TEA-CONF-UNIT-011",
     "CountsWithoutWaiting": "TEA-CONF-INT-014",
     "CountNeverFalls": "TEA-CONF-INT-014",
+    "ReceiveTimeoutTimesTen": "TEA-CONF-UNIT-007",
+    "ReceiveTimeoutInstant": "TEA-CONF-UNIT-007",
+    "DropsOneIn10000": "TEA-CONF-INT-015",
 }

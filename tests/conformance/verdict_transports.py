@@ -105,3 +105,12 @@ class RaisesInConstructor(ZeroMQPubSubTransport):
 
     def __init__(self, config: TransportConfig) -> None:
         raise RuntimeError("RaisesInConstructor cannot be built")
+
+
+class HangsInClose(ZeroMQPubSubTransport):
+    """A subscriber's close() never returns (well, not for a minute)."""
+
+    def close(self) -> None:
+        if self._role == "subscriber":
+            threading.Event().wait(60)
+        super().close()

@@ -27,6 +27,8 @@ _wedged: Dict[type, str] = {}
 
 #: how often a running case reports that it is still running (at most; see _watch)
 PROGRESS_EVERY = 15.0
+#: how long closing a case's transports may take (at most; a shorter scenario timeout wins)
+CLOSE_LIMIT = 15.0
 
 
 def is_reference(target: Target) -> bool:
@@ -103,7 +105,10 @@ class Case:
         started = time.monotonic()
         worker.start()
         hung = self._watch(worker, harness, started + timeout + 5, progress)  # harness waits end at `timeout`
-        harness.close_all()  # also wakes a call blocked inside the transport
+        stuck_closing = self._close_all(harness, min(CLOSE_LIMIT, timeout))  # also wakes a blocked call
+        if stuck_closing:
+            _wedged[self.target.cls] = f"close() after {self.scenario.id} [{self.protocol}]"
+            raise ConformanceFailure(f"{self.scenario.id}: {stuck_closing}")
         if hung:
             worker.join(min(5.0, timeout))
             if worker.is_alive():
@@ -117,6 +122,16 @@ class Case:
                     f"cannot make a scenario not applicable, only its declared capabilities can"
                 ) from error
             raise error
+
+    def _close_all(self, harness: Harness, limit: float) -> str:
+        """Close the case's transports in a thread of their own; return why that is
+        considered hung (``close()`` must return: it is how every other wait ends), or ""."""
+        closer = threading.Thread(target=harness.close_all, name=f"{self.name} close()", daemon=True)
+        closer.start()
+        closer.join(limit)
+        if closer.is_alive():
+            return f"close() did not return within {limit:.0f} s (close() must never hang)"
+        return ""
 
     def _watch(
         self,

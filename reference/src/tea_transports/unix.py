@@ -13,7 +13,10 @@ Addresses:
   A FIFO has one consumer: ``connect()`` takes an exclusive ``flock`` on it, so a second
   consumer — in this process or another — is refused instead of splitting the byte stream
   between two readers (which corrupts the framing). The lock goes with the consumer's
-  descriptor, so a consumer that dies never blocks the next one.
+  descriptor, so a consumer that dies never keeps the next one out. But a consumer reads
+  ahead: what it read and did not return is lost when it closes, and if it closes in the
+  middle of a message, the next consumer of that FIFO starts mid-frame and the stream is
+  broken for good. Hand a FIFO over only when its producer is quiet, or bind a new one.
 
 Messages are framed with a 4-byte big-endian length, so ``receive()`` returns whole
 messages. Every wait polls the data descriptor together with a private wake-up pipe, so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from functools import partial
 
 from tea_transports import (
@@ -159,11 +160,25 @@ def context_manager_closes_on_error(h: Harness) -> None:
     expect_raises(TransportClosedError, lambda: transport.send(b"x"), "send() after the with block")
 
 
+#: receive_timeout of CONF-UNIT-007, and how much later than it the timeout may come (a
+#: loaded machine delays a wake-up, never by this much; 10x the timeout is not "within")
+TIMEOUT_MS, LATE_BY_S = 500, 3.5
+
+
 @contract("CONF-UNIT-007")
 def receive_times_out(h: Harness) -> None:
     pub = h.publisher()
-    sub = h.subscriber(pub, receive_timeout=100)
-    expect_raises(TransportTimeoutError, sub.receive, "receive() with receive_timeout=100 and no traffic")
+    sub = h.subscriber(pub, receive_timeout=TIMEOUT_MS)
+    started = time.monotonic()
+    expect_raises(
+        TransportTimeoutError, sub.receive, f"receive() with receive_timeout={TIMEOUT_MS} and no traffic"
+    )
+    waited = time.monotonic() - started
+    if not TIMEOUT_MS / 1000 * 0.9 <= waited <= TIMEOUT_MS / 1000 + LATE_BY_S:
+        raise ConformanceFailure(
+            f"receive() with receive_timeout={TIMEOUT_MS} ms gave up after {waited * 1000:.0f} ms: "
+            f"a timeout must wait about receive_timeout, neither much less nor much more"
+        )
     expect_raises(
         TransportTimeoutError, lambda: sub.receive(flags=NOBLOCK), "receive(NOBLOCK) with no traffic"
     )
