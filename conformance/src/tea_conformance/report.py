@@ -36,7 +36,6 @@ __all__ = [
     "write_reports",
 ]
 
-_GROUPS = [f"AC{n}" for n in range(1, 11)] + ["risk", "roles", "lifecycle", "delivery", "model"]
 
 
 @dataclass
@@ -90,7 +89,7 @@ class TransportReport:
         protocols: Sequence[str] = ("inproc", "ipc", "tcp"),
     ) -> TransportReport:
         counts = {k: 0 for k in ("passed", "failed", "not applicable", "skipped", "not run")}
-        by_group = {g: {"passed": 0, "failed": 0, "not applicable": 0} for g in _GROUPS}
+        by_group = {g: {"passed": 0, "failed": 0, "not applicable": 0} for g in GROUPS}
         for result in results:
             counts[result.outcome] += 1
             empty = {"passed": 0, "failed": 0, "not applicable": 0}
