@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-
 @dataclass
 class CaseResult:
     scenario_id: str
