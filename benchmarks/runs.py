@@ -12,6 +12,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Dict, List, Union
 
 from peers import END, PUBLISHERS, START, Publisher, address_for, subscriber_main
+from tea_transports import BrokenTransportError
 
 _spawn = multiprocessing.get_context("spawn")
 Worker = Union[multiprocessing.process.BaseProcess, threading.Thread]
@@ -26,8 +27,12 @@ class Run:
 
     def finish(self, timeout: float = 300) -> List[Any]:
         """Send END and collect every subscriber's report."""
-        for _ in range(3):
-            self.publisher.send(END)
+        self.publisher.send(END)
+        # two copies more for the contenders that may drop one; a pipe's only consumer may
+        # have left with the first, and then the pipe refuses them: that is fine
+        for _ in range(2):
+            with contextlib.suppress(BrokenPipeError, BrokenTransportError):
+                self.publisher.send(END)
         reports = []
         for conn in self.conns:
             if not conn.poll(timeout):
