@@ -136,6 +136,43 @@ def test_issue9_item1_finite_linger_bounds_the_exit(actors: List[Actor], ipc_dir
     assert took < 1 + 5, f"the process took {took:.1f} s to exit after close() with linger=1000"
 
 
+SUBSCRIBE_THEN_EXIT = """
+import sys
+from tea_transports import TransportConfig, create_transport
+sub = create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub", options={"linger": -1}))
+sub.connect(sys.argv[1])
+assert sub.receive() == b"go"
+print("received", flush=True)
+sys.stdin.readline()  # by then the publisher has closed
+sub.close()
+"""
+
+
+def test_issue9_item1_a_subscriber_whose_publisher_left_exits(ipc_dir: str) -> None:
+    """linger is for a publisher's messages: a subscriber (linger=-1) whose publisher has
+    gone holds only a subscription to resend, and used to wait for it at exit forever."""
+    pub = create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
+    pub.bind(f"ipc://{ipc_dir}/left.sock")
+    with subprocess.Popen(
+        [sys.executable, "-c", SUBSCRIBE_THEN_EXIT, str(pub.endpoint)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            assert child.stdin is not None and child.stdout is not None
+            pub.wait_for_subscribers(1, timeout=30)
+            pub.send(b"go")
+            assert child.stdout.readline().strip() == "received"
+            pub.close()
+            child.stdin.write("\n")
+            child.stdin.flush()
+            assert child.wait(30) == 0  # TimeoutExpired: it hung at exit
+        finally:
+            child.kill()
+            pub.close()
+
+
 SIGNAL_CLOSE = """
 import json, signal, threading
 from tea_transports import TransportClosedError, TransportConfig, create_transport

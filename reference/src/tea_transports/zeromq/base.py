@@ -365,9 +365,12 @@ class ZeroMQTransport(Transport):
         self._detach()
         sock, self._socket = self._socket, None
         if sock is not None:
-            sock.close(linger=self.options.linger)
+            # linger is for the caller's messages; a subscriber has none to deliver, only
+            # subscriptions, which must not hold the process's exit when its publisher is gone
+            linger = self.options.linger if self._role == "publisher" else 0
+            sock.close(linger=linger)
             self._remove_ipc_file()
-            lifecycle.note_closed(self, self.options.linger)
+            lifecycle.note_closed(self, linger)
         self._release_domain()
         for end in (self._wake_r, self._wake_w):
             if end is not None:
