@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -55,7 +56,8 @@ def test_TEA_STREAM_002_2_UNIT_006_connect_makes_a_sub(zmq_transport: Make) -> N
 def test_TEA_STREAM_002_2_UNIT_011_012_hwm_on_both_sides(zmq_transport: Make) -> None:
     pub, (sub,) = linked(zmq_transport, "inproc://unit-011", high_water_mark=77)
     assert pub.socket_option(zmq.SNDHWM) == 77
-    assert sub.socket_option(zmq.RCVHWM) == 77
+    # the subscriber's mark is shared: a quarter for the messages read ahead, the rest libzmq's
+    assert sub.socket_option(zmq.RCVHWM) == 77 - 77 // 4
 
 
 def test_TEA_STREAM_002_2_UNIT_013_014_linger(zmq_transport: Make) -> None:
@@ -378,3 +380,64 @@ def test_send_many_and_receive_many(zmq_transport: Make) -> None:
         sub.receive_many(0)
     with pytest.raises(TypeError, match="bytes-like"):
         pub.send_many([b"ok", "text"])  # type: ignore[list-item]
+
+
+# -- reading ahead -------------------------------------------------------------------------
+# On inproc a send() has queued the message at the subscriber when it returns, so one
+# receive() reads ahead everything sent before it (up to a quarter of the mark).
+
+
+def test_read_ahead_obeys_an_unsubscribe(zmq_transport: Make) -> None:
+    pub, (sub,) = linked(zmq_transport, "inproc://ahead-unsubscribe", subscribe_filter=[b"a", b"b"])
+    sent = [b"%s%03d" % (b"ab"[i % 2 : i % 2 + 1], i) for i in range(200)]
+    pub.send_many(sent)
+    assert sub.receive() == sent[0]  # the rest were read ahead with it
+    sub.unsubscribe(b"b")
+    rest = [sub.receive() for _ in range(99)]
+    assert rest == [m for m in sent[1:] if m.startswith(b"a")]
+    with pytest.raises(TransportTimeoutError):
+        sub.receive(flags=zmq.NOBLOCK)
+    assert sub.get_stats().messages_received == 100  # what was dropped was never received
+
+
+def test_read_ahead_counts_only_what_was_returned(zmq_transport: Make) -> None:
+    pub, (sub,) = linked(zmq_transport, "inproc://ahead-stats")
+    pub.send_many([b"m%d" % i for i in range(50)])
+    assert sub.receive() == b"m0"
+    stats = sub.get_stats()
+    assert (stats.messages_received, stats.bytes_received) == (1, 2)
+    assert sub.receive_many(10) == [b"m%d" % i for i in range(1, 11)]
+    assert sub.receive() == b"m11"
+    assert sub.get_stats().messages_received == 12
+
+
+def test_read_ahead_is_gone_after_close(zmq_transport: Make) -> None:
+    pub, (sub,) = linked(zmq_transport, "inproc://ahead-close")
+    pub.send_many([b"m%d" % i for i in range(50)])
+    assert sub.receive() == b"m0"
+    closer = threading.Thread(target=sub.close)
+    closer.start()
+    closer.join(10)
+    with pytest.raises(TransportClosedError):
+        sub.receive()
+    with pytest.raises(TransportClosedError):
+        sub.receive_many()
+
+
+def test_read_ahead_keeps_within_the_high_water_mark(zmq_transport: Make) -> None:
+    """What waits for a subscriber (libzmq's queues on both sides plus the messages it read
+    ahead) never exceeds the two marks: the publisher, in block mode, keeps it full."""
+    pub, (sub,) = linked(
+        zmq_transport, "inproc://ahead-hwm", high_water_mark=40, on_hwm="block", send_timeout=100
+    )
+    sent = received = most = 0
+    for _ in range(5):
+        with contextlib.suppress(TransportTimeoutError):
+            while True:  # fill every queue up to its mark (the timeout lets libzmq make room)
+                pub.send(b"m%d" % sent)
+                sent += 1
+        most = max(most, sent - received)
+        for _ in range(40):  # past the low water mark: libzmq makes room again
+            assert sub.receive() == b"m%d" % received
+            received += 1
+    assert most <= 2 * 40, f"{most} messages waited for a subscriber, with a mark of 40 on each side"

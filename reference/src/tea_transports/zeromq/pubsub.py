@@ -13,7 +13,12 @@ socket and ``XPUB_NODROP`` makes a full subscriber queue visible as ``EAGAIN``:
   (then :class:`TransportTimeoutError`); nothing is lost.
 
 ``connect()`` makes a SUB socket subscribed to ``subscribe_filter``. Messages are single
-frames of the caller's bytes; a topic is a prefix of the payload.
+frames of the caller's bytes; a topic is a prefix of the payload. A subscriber reads ahead:
+when ``receive()`` finds its inbox empty it moves what libzmq has queued (up to a quarter of
+the high water mark, at most 256) into the inbox in one go, and the following calls take from
+there. The inbox counts against the high water mark (libzmq's own queue is that much
+smaller), and an ``unsubscribe()`` drops from it what no remaining filter matches, as the SUB
+socket does with its own queue.
 
 Counting subscribers: XPUB_VERBOSER reports one ``\\x01`` per subscribe and one ``\\x00``
 per prefix when a subscriber leaves — but a peer that subscribes one prefix twice sends two
@@ -29,8 +34,8 @@ from __future__ import annotations
 import errno
 import time
 import uuid
-from collections import Counter
-from typing import Any, Iterable, List, Optional, Union
+from collections import Counter, deque
+from typing import Any, Deque, Iterable, List, Optional, Union
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -56,6 +61,8 @@ _COPY_THRESHOLD = zmq.COPY_THRESHOLD
 _BLOCK_SLICE_MS = 50
 # pending subscription notifications are read this often (sends), so they cannot pile up
 _DRAIN_EVERY = 1024
+# a subscriber reads ahead at most this many messages (and a quarter of its high water mark)
+_READ_AHEAD = 256
 
 
 class ZeroMQPubSubTransport(ZeroMQTransport):
@@ -90,6 +97,11 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._warning: Optional[SlowSubscriberWarning] = None
         self._sent = self._sent_bytes = self._received = self._received_bytes = 0
         self._hwm_reached = self._send_timeouts = 0
+        hwm = self.options.high_water_mark
+        #: how many messages a subscriber may hold beyond the one it returns (see the module doc)
+        self._read_ahead = _READ_AHEAD if hwm == 0 else min(_READ_AHEAD, hwm // 4)
+        #: messages read ahead, oldest first; _received counts them too
+        self._inbox: Deque[bytes] = deque()
         # per-role shortcuts, set by bind()/connect() and cleared by close() under the lock;
         # acquire/release are bound once because `with lock:` costs twice as much per call
         self._publisher: Optional[zmq.Socket[Any]] = None
@@ -134,6 +146,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
     def _detach_shortcuts(self) -> None:
         self._publisher = self._subscriber = None
+        self._inbox = deque()  # a call in progress keeps the one it holds
 
     def _forget_role_resources(self) -> None:
         self._monitor = None
@@ -149,9 +162,11 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         if role == "publisher":
             sock.setsockopt(zmq.XPUB_VERBOSER, 1)
             sock.setsockopt(zmq.XPUB_NODROP, 1)
-        else:
-            for prefix in self._filters:
-                sock.setsockopt(zmq.SUBSCRIBE, prefix)
+            return
+        if self.options.high_water_mark:  # the inbox holds the rest of the mark
+            sock.setsockopt(zmq.RCVHWM, self.options.high_water_mark - self._read_ahead)
+        for prefix in self._filters:
+            sock.setsockopt(zmq.SUBSCRIBE, prefix)
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -354,22 +369,12 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         noblock = check_flags(flags) if flags else False
         self._acquire()
         try:
-            sock = self._subscriber
-            if sock is None:
-                raise self._wrong_role("receive", "subscriber")
-            try:
-                message: bytes = sock.recv(_NOBLOCK)
-            except zmq.Again:
-                if noblock:
-                    raise self._nothing_ready(sock) from None
-                message = self._receive_waiting(sock)
-            except zmq.ZMQError as exc:
-                raise translate_error(exc, "receive", self.endpoint) from exc
-            self._received += 1
-            self._received_bytes += len(message)
+            inbox = self._inbox
+            if not inbox:
+                self._read(noblock, 1 + self._read_ahead)
+            return inbox.popleft()
         finally:
             self._release()
-        return message
 
     def receive_many(self, max_messages: int = 1024, flags: int = 0) -> List[bytes]:
         """One wait, then every queued message up to ``max_messages``; see ``Transport.receive_many``."""
@@ -378,27 +383,44 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         noblock = check_flags(flags) if flags else False
         self._acquire()
         try:
-            sock = self._subscriber
-            if sock is None:
-                raise self._wrong_role("receive", "subscriber")
-            recv = sock.recv
-            try:
-                messages: List[bytes] = [recv(_NOBLOCK)]
-            except zmq.Again:
-                if noblock:
-                    raise self._nothing_ready(sock) from None
-                messages = [self._receive_waiting(sock)]
-            append = messages.append
-            try:
-                for _ in range(max_messages - 1):
-                    append(recv(_NOBLOCK))
-            except zmq.Again:
-                pass
-            self._received += len(messages)
-            self._received_bytes += sum(map(len, messages))
+            inbox = self._inbox
+            if len(inbox) < max_messages:
+                self._read(noblock, max_messages - len(inbox), wait=not inbox)
+            popleft = inbox.popleft
+            return [popleft() for _ in range(min(max_messages, len(inbox)))]
         finally:
             self._release()
-        return messages
+
+    def _read(self, noblock: bool, limit: int, wait: bool = True) -> None:
+        """Move up to ``limit`` queued messages into the inbox; called with ``_io_lock`` held.
+
+        With ``wait``, the first is waited for as the options and ``noblock`` say (and a
+        timeout raised); without, an empty queue adds nothing.
+        """
+        sock = self._subscriber
+        if sock is None:
+            raise self._wrong_role("receive", "subscriber")
+        recv = sock.recv
+        try:
+            batch: List[bytes] = [recv(_NOBLOCK)]
+        except zmq.Again:
+            if not wait:
+                return
+            if noblock:
+                raise self._nothing_ready(sock) from None
+            batch = [self._receive_waiting(sock)]
+        except zmq.ZMQError as exc:
+            raise translate_error(exc, "receive", self.endpoint) from exc
+        if limit > 1:
+            append = batch.append
+            try:
+                for _ in range(limit - 1):
+                    append(recv(_NOBLOCK))
+            except zmq.ZMQError:  # drained (EAGAIN); any other error meets the next call
+                pass
+        self._inbox.extend(batch)
+        self._received += len(batch)
+        self._received_bytes += sum(map(len, batch))
 
     def _nothing_ready(self, sock: zmq.Socket[Any]) -> TransportTimeoutError:
         if self._monitor is not None:  # nothing queued: was the connection dropped?
@@ -456,8 +478,19 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 self._socket.setsockopt(option, prefix)
             if subscribed:
                 self._filters.remove(prefix)
+                self._drop_unwanted()
             else:
                 self._filters.append(prefix)
+
+    def _drop_unwanted(self) -> None:
+        """Drop the messages read ahead that no remaining filter matches (under ``_io_lock``)."""
+        inbox, filters = self._inbox, tuple(self._filters)
+        kept = [message for message in inbox if message.startswith(filters)]
+        if len(kept) < len(inbox):
+            self._received -= len(inbox) - len(kept)
+            self._received_bytes -= sum(map(len, inbox)) - sum(map(len, kept))
+            inbox.clear()
+            inbox.extend(kept)
 
     @property
     def filters(self) -> tuple[bytes, ...]:
@@ -479,8 +512,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 endpoint=self.endpoint,
                 messages_sent=self._sent,
                 bytes_sent=self._sent_bytes,
-                messages_received=self._received,
-                bytes_received=self._received_bytes,
+                messages_received=self._received - len(self._inbox),
+                bytes_received=self._received_bytes - sum(map(len, self._inbox)),
                 hwm_reached=self._hwm_reached,
                 send_timeouts=self._send_timeouts,
                 subscriptions=self._subscription_count() if self._role == "publisher" else None,
