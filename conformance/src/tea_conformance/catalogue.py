@@ -95,7 +95,7 @@ CATALOGUE: Tuple[Scenario, ...] = (
     _s("INT-006", "AC4", "integration", "P1", "a subscriber filtering 'metrics' gets only metrics messages", features=frozenset({"filtering"})),
     _s("INT-007", "AC4", "integration", "P2", "the filter can change after connect", features=frozenset({"filtering"})),
     _s("UNIT-011", "AC5", "unit", "P0", "high_water_mark sets SNDHWM on the publisher", protocols=_ONCE, reference_only=True, twin="TEA-STREAM-002.2-INT-008"),
-    _s("UNIT-012", "AC5", "unit", "P0", "high_water_mark sets RCVHWM on the subscriber", protocols=_ONCE, reference_only=True, twin="TEA-STREAM-002.2-INT-008"),
+    _s("UNIT-012", "AC5", "unit", "P0", "high_water_mark sets RCVHWM on the subscriber (with what it reads ahead, if it does)", protocols=_ONCE, reference_only=True, twin="TEA-STREAM-002.2-INT-008"),
     _s("INT-008", "AC5", "integration", "P2", "a stalled subscriber's backlog stays bounded by the high water mark", features=frozenset({"high_water_mark"})),
     _s("INT-009", "AC6", "integration", "P0", "ipc works on Linux and macOS", patterns=ONE_TO_ONE, protocols=("ipc",), platforms=("linux", "darwin")),
     _s("E2E-002", "AC6", "e2e", "P1", "a full ipc workflow across processes on Linux and macOS", protocols=("ipc",), cross_process=True, platforms=("linux", "darwin")),

@@ -493,6 +493,12 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             inbox.extend(kept)
 
     @property
+    def read_ahead(self) -> int:
+        """How many messages a subscriber may hold in Python beyond the one ``receive()``
+        returns: its share of ``high_water_mark`` (libzmq's RCVHWM is the rest)."""
+        return self._read_ahead
+
+    @property
     def filters(self) -> tuple[bytes, ...]:
         """The prefixes this subscriber listens to."""
         return tuple(self._filters)
