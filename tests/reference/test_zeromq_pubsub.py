@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import stat
 import threading
 import time
@@ -400,6 +401,64 @@ def test_read_ahead_obeys_an_unsubscribe(zmq_transport: Make) -> None:
     assert sub.get_stats().messages_received == 100  # what was dropped was never received
 
 
+def test_read_ahead_survives_unsubscribe_then_subscribe(zmq_transport: Make) -> None:
+    """libzmq's SUB checks its filters when a message is read, so an unsubscribe followed by a
+    subscribe (a refresh) keeps what was queued; what was read ahead is kept the same way."""
+    pub, (sub,) = linked(zmq_transport, "inproc://ahead-refresh")
+    sent = [b"k%d" % i for i in range(10)]
+    pub.send_many(sent)
+    assert sub.receive() == sent[0]
+    sub.unsubscribe(b"")
+    sub.subscribe(b"")
+    assert [sub.receive() for _ in range(9)] == sent[1:]
+    assert sub.get_stats().messages_received == 10
+
+
+@pytest.mark.parametrize("action", ["close", "unsubscribe"])
+@pytest.mark.parametrize("call", ["receive", "receive_many"])
+def test_read_ahead_and_a_signal_handler(zmq_transport: Make, call: str, action: str) -> None:
+    """close() or unsubscribe(b"b") from a signal handler that lands while a receive reads
+    ahead: the call ends with TransportClosedError, and no call that starts after the
+    unsubscribe returns a b-message."""
+    for trial in range(40):
+        _signal_during_read_ahead(
+            zmq_transport, f"inproc://ahead-{call}-{action}-{trial}", call, action, trial
+        )
+
+
+def _signal_during_read_ahead(make: Make, address: str, call: str, action: str, trial: int) -> None:
+    pub, (sub,) = linked(make, address, high_water_mark=0, subscribe_filter=[b"a", b"b"])
+    pub.send_many([b"%s%d" % (b"ab"[i % 2 : i % 2 + 1], i) for i in range(20_000)])
+    unsubscribed = threading.Event()
+
+    def handler(*_: Any) -> None:
+        if action == "close":
+            sub.close()
+        else:
+            sub.unsubscribe(b"b")
+            unsubscribed.set()
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.0005 + (trial % 20) / 2000)
+    try:
+        while True:
+            after = unsubscribed.is_set()
+            got = (
+                [sub.receive(flags=zmq.NOBLOCK)] if call == "receive" else sub.receive_many(300, zmq.NOBLOCK)
+            )
+            assert got, f"{call}() returned nothing"
+            assert not (after and [m for m in got if m.startswith(b"b")]), (
+                "a b-message after unsubscribe(b'b')"
+            )
+    except TransportClosedError:
+        assert action == "close"
+    except TransportTimeoutError:  # all read
+        pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_read_ahead_counts_only_what_was_returned(zmq_transport: Make) -> None:
     pub, (sub,) = linked(zmq_transport, "inproc://ahead-stats")
     pub.send_many([b"m%d" % i for i in range(50)])
@@ -441,3 +500,26 @@ def test_read_ahead_keeps_within_the_high_water_mark(zmq_transport: Make) -> Non
             assert sub.receive() == b"m%d" % received
             received += 1
     assert most <= 2 * 40, f"{most} messages waited for a subscriber, with a mark of 40 on each side"
+
+
+def test_two_receiving_threads_read_ahead_one_share(zmq_transport: Make) -> None:
+    """Both wait with the lock released; the second to wake must not read a second share."""
+    pub, (sub,) = linked(zmq_transport, "tcp://127.0.0.1:*", high_water_mark=40, on_hwm="block")
+    got: List[List[bytes]] = [[], []]
+    most = [0]
+
+    def reader(mine: List[bytes]) -> None:
+        with contextlib.suppress(TransportTimeoutError):
+            while len(got[0]) + len(got[1]) < 20_000:
+                mine.append(sub.receive())
+                most[0] = max(most[0], len(sub._inbox))
+
+    threads = [threading.Thread(target=reader, args=(mine,)) for mine in got]
+    for thread in threads:
+        thread.start()
+    for start in range(0, 20_000, 100):
+        pub.send_many([b"m%06d" % i for i in range(start, start + 100)])
+    for thread in threads:
+        thread.join(60)
+    assert sorted(got[0] + got[1]) == [b"m%06d" % i for i in range(20_000)]
+    assert most[0] <= sub.read_ahead, f"{most[0]} read ahead, beyond the share of {sub.read_ahead}"

@@ -17,8 +17,8 @@ frames of the caller's bytes; a topic is a prefix of the payload. A subscriber r
 when ``receive()`` finds its inbox empty it moves what libzmq has queued (up to a quarter of
 the high water mark, at most 256) into the inbox in one go, and the following calls take from
 there. The inbox counts against the high water mark (libzmq's own queue is that much
-smaller), and an ``unsubscribe()`` drops from it what no remaining filter matches, as the SUB
-socket does with its own queue.
+smaller). After an ``unsubscribe()``, a message read ahead is returned only if a filter in
+force when it is taken matches it — as libzmq's SUB checks its own queue when it is read.
 
 Counting subscribers: XPUB_VERBOSER reports one ``\\x01`` per subscribe and one ``\\x00``
 per prefix when a subscriber leaves — but a peer that subscribes one prefix twice sends two
@@ -102,6 +102,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._read_ahead = _READ_AHEAD if hwm == 0 else min(_READ_AHEAD, hwm // 4)
         #: messages read ahead, oldest first; _received counts them too
         self._inbox: Deque[bytes] = deque()
+        #: an unsubscribe came after some of them were read: check each when it is taken
+        self._refilter = False
         # per-role shortcuts, set by bind()/connect() and cleared by close() under the lock;
         # acquire/release are bound once because `with lock:` costs twice as much per call
         self._publisher: Optional[zmq.Socket[Any]] = None
@@ -369,10 +371,16 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         noblock = check_flags(flags) if flags else False
         self._acquire()
         try:
-            inbox = self._inbox
-            if not inbox:
-                self._read(noblock, 1 + self._read_ahead)
-            return inbox.popleft()
+            inbox = self._inbox  # this call's own: close() replaces the attribute, never empties it
+            while True:
+                if not inbox:
+                    self._read(inbox, noblock, 1 + self._read_ahead)
+                try:
+                    message = inbox.popleft()
+                except IndexError:  # a signal handler's receive() took the last one
+                    continue
+                if not self._refilter or self._still_wanted(message):
+                    return message
         finally:
             self._release()
 
@@ -384,22 +392,25 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._acquire()
         try:
             inbox = self._inbox
-            if len(inbox) < max_messages:
-                self._read(noblock, max_messages - len(inbox), wait=not inbox)
-            popleft = inbox.popleft
-            return [popleft() for _ in range(min(max_messages, len(inbox)))]
+            while True:
+                if len(inbox) < max_messages:  # top up; wait only when there is nothing at all
+                    self._read(inbox, noblock, max_messages, wait=not inbox)
+                messages = self._take(inbox, max_messages)
+                if messages:
+                    return messages
         finally:
             self._release()
 
-    def _read(self, noblock: bool, limit: int, wait: bool = True) -> None:
-        """Move up to ``limit`` queued messages into the inbox; called with ``_io_lock`` held.
-
-        With ``wait``, the first is waited for as the options and ``noblock`` say (and a
-        timeout raised); without, an empty queue adds nothing.
+    def _read(self, inbox: Deque[bytes], noblock: bool, up_to: int, wait: bool = True) -> None:
+        """Move queued messages into ``inbox`` until it holds ``up_to``; called with
+        ``_io_lock`` held. With ``wait``, the first is waited for as the options and
+        ``noblock`` say (raising on a timeout); without, an empty queue adds nothing.
         """
         sock = self._subscriber
         if sock is None:
             raise self._wrong_role("receive", "subscriber")
+        if not inbox:  # what libzmq hands over from now on has passed the filters in force
+            self._refilter = False
         recv = sock.recv
         try:
             batch: List[bytes] = [recv(_NOBLOCK)]
@@ -411,16 +422,40 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             batch = [self._receive_waiting(sock)]
         except zmq.ZMQError as exc:
             raise translate_error(exc, "receive", self.endpoint) from exc
-        if limit > 1:
+        room = up_to - len(inbox) - 1  # while this call waited, another may have filled it
+        if room > 0:
             append = batch.append
             try:
-                for _ in range(limit - 1):
+                for _ in range(room):
                     append(recv(_NOBLOCK))
             except zmq.ZMQError:  # drained (EAGAIN); any other error meets the next call
                 pass
-        self._inbox.extend(batch)
+        inbox.extend(batch)
         self._received += len(batch)
         self._received_bytes += sum(map(len, batch))
+
+    def _take(self, inbox: Deque[bytes], count: int) -> List[bytes]:
+        """Pop up to ``count`` messages, keeping those still wanted."""
+        taken: List[bytes] = []
+        append, popleft = taken.append, inbox.popleft
+        try:
+            for _ in range(min(count, len(inbox))):
+                append(popleft())
+        except IndexError:  # a signal handler's receive() took the last ones
+            pass
+        if self._refilter:
+            taken = [message for message in taken if self._still_wanted(message)]
+        return taken
+
+    def _still_wanted(self, message: bytes) -> bool:
+        """After an unsubscribe, whether a message read ahead still matches a filter — checked
+        when it is taken, as libzmq's SUB checks its own queue when it is read (so an
+        unsubscribe followed by a subscribe keeps it). One that does not is forgotten."""
+        if message.startswith(tuple(self._filters)):
+            return True
+        self._received -= 1
+        self._received_bytes -= len(message)
+        return False
 
     def _nothing_ready(self, sock: zmq.Socket[Any]) -> TransportTimeoutError:
         if self._monitor is not None:  # nothing queued: was the connection dropped?
@@ -478,19 +513,9 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 self._socket.setsockopt(option, prefix)
             if subscribed:
                 self._filters.remove(prefix)
-                self._drop_unwanted()
+                self._refilter = True  # messages read ahead are checked again when taken
             else:
                 self._filters.append(prefix)
-
-    def _drop_unwanted(self) -> None:
-        """Drop the messages read ahead that no remaining filter matches (under ``_io_lock``)."""
-        inbox, filters = self._inbox, tuple(self._filters)
-        kept = [message for message in inbox if message.startswith(filters)]
-        if len(kept) < len(inbox):
-            self._received -= len(inbox) - len(kept)
-            self._received_bytes -= sum(map(len, inbox)) - sum(map(len, kept))
-            inbox.clear()
-            inbox.extend(kept)
 
     @property
     def read_ahead(self) -> int:
