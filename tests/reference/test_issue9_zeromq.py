@@ -434,3 +434,50 @@ def test_issue9_item4_forked_copy_refuses_use_and_leaves_parent_alone(zmq_transp
     assert isinstance(outcome, TransportTimeoutError), outcome
     pub.send(b"still here")
     assert sub.receive() == b"still here"
+
+
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # 3.12+: fork() with a thread running
+def test_issue9_item4_fork_while_another_thread_holds_the_lock(zmq_transport: Make) -> None:
+    """A parent's thread inside a call at the fork holds the transport's lock in the child's
+    copy too, and no one there would release it: the child must get its error, not hang."""
+    pub = zmq_transport()
+    pub.bind("inproc://issue9-item4-held")
+    sub = zmq_transport(receive_timeout=1000)
+    sub.connect(pub.endpoint)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with sub._io_lock:
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                sub.receive(flags=zmq.NOBLOCK)
+            except TransportStateError:
+                code = 0
+            finally:
+                os._exit(code)
+        status: List[int] = []
+        done = _until(lambda: _reaped(pid, status), timeout=20)
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        assert done, "the child hung on the lock a parent's thread held at the fork"
+        assert os.waitstatus_to_exitcode(status[0]) == 0, "the child got no TransportStateError"
+    finally:
+        release.set()
+        holder.join(10)
+
+
+def _reaped(pid: int, status: List[int]) -> bool:
+    done, code = os.waitpid(pid, os.WNOHANG)
+    if done == pid:
+        status.append(code)
+    return done == pid

@@ -19,6 +19,7 @@ from tea_transports import (
     AddressInUseError,
     ConfigurationError,
     TransportClosedError,
+    TransportStateError,
     TransportTimeoutError,
 )
 from tea_transports.zeromq import LOGGER_NAME, local_endpoint, private_ipc_dir
@@ -523,3 +524,37 @@ def test_two_receiving_threads_read_ahead_one_share(zmq_transport: Make) -> None
         thread.join(60)
     assert sorted(got[0] + got[1]) == [b"m%06d" % i for i in range(20_000)]
     assert most[0] <= sub.read_ahead, f"{most[0]} read ahead, beyond the share of {sub.read_ahead}"
+
+
+def test_read_ahead_and_a_receive_in_a_signal_handler(zmq_transport: Make) -> None:
+    """A handler that receives while this thread receives: it gets a message read ahead, or
+    (in the middle of a read) a TransportStateError; each message once, each caller's in order."""
+    pub, (sub,) = linked(zmq_transport, "inproc://ahead-handler-receive")
+    by: Dict[str, List[int]] = {"main": [], "handler": []}
+    refused = []
+
+    def handler(*_: Any) -> None:
+        try:
+            by["handler"].append(int(sub.receive(flags=zmq.NOBLOCK)))
+        except TransportStateError as exc:
+            refused.append(str(exc))
+        except TransportTimeoutError:
+            pass
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.0003, 0.0003)
+    try:
+        for start in range(0, 60_000, 300):
+            pub.send_many([b"%08d" % i for i in range(start, start + 300)])
+            with contextlib.suppress(TransportTimeoutError):
+                while True:
+                    by["main"].append(int(sub.receive(flags=zmq.NOBLOCK)))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert by["handler"], "the handler never received: the test did not test"
+    assert all("already inside receive()" in reason for reason in refused), refused[:1]
+    print("FIGURE handler receives", len(by["handler"]), "refused", len(refused))
+    assert sorted(by["main"] + by["handler"]) == list(range(60_000))
+    for who, got in by.items():
+        assert got == sorted(got), f"the {who}'s messages came out of order"

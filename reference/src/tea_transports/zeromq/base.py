@@ -121,10 +121,7 @@ class ZeroMQTransport(Transport):
         self._role: Optional[str] = None
         self._closed = False
         self._close_calls = itertools.count()  # next() is atomic: close() needs no lock
-        # re-entrant, so that close() can tell that a signal handler interrupted this very
-        # thread inside a socket call (see close())
-        self._io_lock = threading.RLock()
-        self._owned: Callable[[], bool] = self._io_lock._is_owned  # type: ignore[attr-defined]
+        self._new_lock()
         self._ipc_path: Optional[str] = None
         self._ipc_inode: Optional[int] = None
         self._curve_domain: Optional[str] = None
@@ -171,10 +168,18 @@ class ZeroMQTransport(Transport):
                 f"child must create its own transport (and the parent keeps using its own)"
             )
 
+    def _new_lock(self) -> None:
+        # re-entrant, so that close() can tell that a signal handler interrupted this very
+        # thread inside a socket call (see close())
+        self._io_lock = threading.RLock()
+        self._owned: Callable[[], bool] = self._io_lock._is_owned  # type: ignore[attr-defined]
+
     def _forked_copy(self) -> None:
         """In a child after fork: make every use fail fast, and forget (never close, write to
         or unlink) the parent's socket, wake-up pair, ipc file and ZAP domain. pyzmq does
-        not close a socket that a child inherited when it is garbage collected."""
+        not close a socket that a child inherited when it is garbage collected. The lock is
+        new: a parent's thread may have held it at the fork, and no one would release it."""
+        self._new_lock()
         self._forked = True
         self._closed = True
         self._detach_shortcuts()

@@ -32,6 +32,7 @@ XSUB peer that are not subscriptions, and cancels of prefixes nobody subscribed,
 from __future__ import annotations
 
 import errno
+import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -104,15 +105,13 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._inbox: Deque[bytes] = deque()
         #: an unsubscribe came after some of them were read: check each when it is taken
         self._refilter = False
-        # per-role shortcuts, set by bind()/connect() and cleared by close() under the lock;
-        # acquire/release are bound once because `with lock:` costs twice as much per call
+        self._reading = threading.local()  # .now: this thread is inside _read()
+        # per-role shortcuts, set by bind()/connect() and cleared by close() under the lock
         self._publisher: Optional[zmq.Socket[Any]] = None
         self._subscriber: Optional[zmq.Socket[Any]] = None
         self._monitor: Optional[zmq.Socket[Any]] = None
         #: connected peers as the publisher's socket monitor saw them; None without one (inproc)
         self._peers: Optional[int] = None
-        self._acquire = self._io_lock.acquire
-        self._release = self._io_lock.release
 
     # -- roles --------------------------------------------------------------------------
 
@@ -145,6 +144,12 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 self._socket.disable_monitor()
             monitor.close(linger=0)
         self._detach_shortcuts()
+
+    def _new_lock(self) -> None:
+        super()._new_lock()
+        # bound once: `with lock:` costs twice as much per call
+        self._acquire = self._io_lock.acquire
+        self._release = self._io_lock.release
 
     def _detach_shortcuts(self) -> None:
         self._publisher = self._subscriber = None
@@ -405,34 +410,49 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         """Move queued messages into ``inbox`` until it holds ``up_to``; called with
         ``_io_lock`` held. With ``wait``, the first is waited for as the options and
         ``noblock`` say (raising on a timeout); without, an empty queue adds nothing.
+
+        A signal handler's receive() cannot read in the middle of this one (it would take
+        messages read after one this call holds): it is refused; close() is what a handler
+        may call.
         """
         sock = self._subscriber
         if sock is None:
             raise self._wrong_role("receive", "subscriber")
+        reading = self._reading
+        if getattr(reading, "now", False):
+            raise TransportStateError(
+                f"cannot receive on {self.endpoint}: this thread is already inside receive() on "
+                f"this transport (a signal handler interrupted it); call close() from the handler, "
+                f"or receive after the handler returns"
+            )
         if not inbox:  # what libzmq hands over from now on has passed the filters in force
             self._refilter = False
-        recv = sock.recv
+        reading.now = True
         try:
-            batch: List[bytes] = [recv(_NOBLOCK)]
-        except zmq.Again:
-            if not wait:
-                return
-            if noblock:
-                raise self._nothing_ready(sock) from None
-            batch = [self._receive_waiting(sock)]
-        except zmq.ZMQError as exc:
-            raise translate_error(exc, "receive", self.endpoint) from exc
-        room = up_to - len(inbox) - 1  # while this call waited, another may have filled it
-        if room > 0:
-            append = batch.append
+            recv = sock.recv
             try:
-                for _ in range(room):
-                    append(recv(_NOBLOCK))
-            except zmq.ZMQError:  # drained (EAGAIN); any other error meets the next call
-                pass
-        inbox.extend(batch)
-        self._received += len(batch)
-        self._received_bytes += sum(map(len, batch))
+                batch: List[bytes] = [recv(_NOBLOCK)]
+            except zmq.Again:
+                if not wait:
+                    return
+                if noblock:
+                    raise self._nothing_ready(sock) from None
+                batch = [self._receive_waiting(sock)]
+            except zmq.ZMQError as exc:
+                raise translate_error(exc, "receive", self.endpoint) from exc
+            room = up_to - len(inbox) - 1  # while this call waited, another may have filled it
+            if room > 0:
+                append = batch.append
+                try:
+                    for _ in range(room):
+                        append(recv(_NOBLOCK))
+                except zmq.ZMQError:  # drained (EAGAIN); any other error meets the next call
+                    pass
+            inbox.extend(batch)
+            self._received += len(batch)
+            self._received_bytes += sum(map(len, batch))
+        finally:
+            reading.now = False
 
     def _take(self, inbox: Deque[bytes], count: int) -> List[bytes]:
         """Pop up to ``count`` messages, keeping those still wanted."""
