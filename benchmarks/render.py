@@ -93,6 +93,19 @@ def slow_table(rows: List[Info]) -> str:
     return "\n".join(lines)
 
 
+def pipe_table(rows: List[Info]) -> str:
+    lines = [
+        "| size | raw FIFO msg/s | pipe transport msg/s (x raw FIFO) | rounds |",
+        "|---:|---:|---:|---:|",
+    ]
+    for info in sorted(rows, key=lambda i: i["size"]):
+        lines.append(
+            f"| {info['size']} | {info['raw_fifo_msgs_per_s']:,.0f} "
+            f"| {info['pipe_msgs_per_s']:,.0f} ({info['ratio']:.2f}x) | {info['rounds']} |"
+        )
+    return "\n".join(lines)
+
+
 def render(document: Dict[str, Any]) -> Tuple[str, Dict[Tuple[str, int, int], Dict[str, Info]]]:
     throughput, cells = throughput_table(_by_test(document, "test_throughput"))
     sections = [
@@ -107,6 +120,10 @@ def render(document: Dict[str, Any]) -> Tuple[str, Dict[Tuple[str, int, int], Di
             "A slow subscriber (~20 µs per message), 1 KiB, hwm 100",
             slow_table(_by_test(document, "test_slow")),
         ),
+        (
+            "The pipe transport against a raw length-prefixed FIFO (median of alternating rounds)",
+            pipe_table(_by_test(document, "test_pipe_vs_raw_fifo")),
+        ),
     ]
     machine = document.get("machine_info", {})
     cpu = machine.get("cpu", {})
@@ -115,7 +132,8 @@ def render(document: Dict[str, Any]) -> Tuple[str, Dict[Tuple[str, int, int], Di
     return head + "\n".join(f"\n#### {title}\n\n{table}\n" for title, table in sections), cells
 
 
-def plot(cells: Dict[Tuple[str, int, int], Dict[str, Info]], path: Path) -> None:
+def plot(cells: Dict[Tuple[str, int, int], Dict[str, Info]], pipe_rows: List[Info], path: Path) -> None:
+    """Ratios to the raw baseline of the same run: the figure that matters."""
     try:
         import matplotlib
 
@@ -123,22 +141,27 @@ def plot(cells: Dict[Tuple[str, int, int], Dict[str, Info]], path: Path) -> None
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [3, 3, 1]})
+    contenders = ("reference", "reference-batched", "pipe", "pynng")
     for ax, protocol in zip(axes, ("ipc", "tcp")):
         keys = [k for k in sorted(cells) if k[0] == protocol]
+        for n, contender in enumerate(contenders):
+            values = [
+                cells[k].get(contender, {}).get("per_subscriber_msgs_per_s", 0)
+                / (cells[k].get("raw-pyzmq", {}).get("per_subscriber_msgs_per_s") or float("inf"))
+                for k in keys
+            ]
+            ax.bar([i + (n - 1.5) * 0.2 for i in range(len(keys))], values, 0.2, label=contender)
+        ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
         labels = [f"{size} B x{subs}" for _, size, subs in keys]
-        for offset, contender in (
-            (-0.3, "raw-pyzmq"),
-            (-0.1, "reference"),
-            (0.1, "reference-batched"),
-            (0.3, "pynng"),
-        ):
-            values = [cells[k].get(contender, {}).get("per_subscriber_msgs_per_s", 0) for k in keys]
-            ax.bar([i + offset for i in range(len(keys))], values, 0.2, label=contender)
-        ax.set_yscale("log")
         ax.set_xticks(range(len(keys)), labels, rotation=30, ha="right")
-        ax.set_title(f"{protocol}: messages/s per subscriber (message size x subscribers)")
+        ax.set_title(f"{protocol}: messages/s per subscriber, x raw pyzmq")
     axes[0].legend()
+    rows = sorted(pipe_rows, key=lambda i: i["size"])
+    axes[2].bar(range(len(rows)), [r["ratio"] for r in rows], 0.5, color="tab:green")
+    axes[2].axhline(1.0, color="black", linestyle="--", linewidth=1)
+    axes[2].set_xticks(range(len(rows)), [f"{r['size']} B" for r in rows])
+    axes[2].set_title("pipe transport, x raw FIFO")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -149,7 +172,7 @@ def main(source: str, out_dir: str) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.md").write_text(markdown)
-    plot(cells, out / "bench.png")
+    plot(cells, _by_test(document, "test_pipe_vs_raw_fifo"), out / "bench.png")
     sys.stdout.write(markdown)
 
 

@@ -379,7 +379,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             inbox = self._inbox  # this call's own: close() replaces the attribute, never empties it
             while True:
                 if not inbox:
-                    self._read(inbox, noblock, 1 + self._read_ahead)
+                    self._read(inbox, noblock, 1 + self._read_ahead, ahead_after_wait=False)
                 try:
                     message = inbox.popleft()
                 except IndexError:  # a signal handler's receive() took the last one
@@ -406,10 +406,15 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         finally:
             self._release()
 
-    def _read(self, inbox: Deque[bytes], noblock: bool, up_to: int, wait: bool = True) -> None:
+    def _read(
+        self, inbox: Deque[bytes], noblock: bool, up_to: int, wait: bool = True, ahead_after_wait: bool = True
+    ) -> None:
         """Move queued messages into ``inbox`` until it holds ``up_to``; called with
         ``_io_lock`` held. With ``wait``, the first is waited for as the options and
         ``noblock`` say (raising on a timeout); without, an empty queue adds nothing.
+        Without ``ahead_after_wait``, a message that had to be waited for comes alone: the
+        queue was empty a moment ago, and looking for more would only cost a sparse stream
+        another call.
 
         A signal handler's receive() cannot read in the middle of this one (it would take
         messages read after one this call holds): it is refused; close() is what a handler
@@ -438,6 +443,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 if noblock:
                     raise self._nothing_ready(sock) from None
                 batch = [self._receive_waiting(sock)]
+                if not ahead_after_wait:
+                    up_to = 0
             except zmq.ZMQError as exc:
                 raise translate_error(exc, "receive", self.endpoint) from exc
             room = up_to - len(inbox) - 1  # while this call waited, another may have filled it
