@@ -558,3 +558,24 @@ def test_read_ahead_and_a_receive_in_a_signal_handler(zmq_transport: Make) -> No
     assert sorted(by["main"] + by["handler"]) == list(range(60_000))
     for who, got in by.items():
         assert got == sorted(got), f"the {who}'s messages came out of order"
+
+
+def test_a_signal_handler_may_receive_while_a_receive_waits(zmq_transport: Make) -> None:
+    """A wait holds no message, so a handler's receive() meanwhile is served (a handler that
+    drains on SIGTERM while the main loop waits)."""
+    pub, (sub,) = linked(zmq_transport, "inproc://handler-during-wait")
+    in_handler: List[bytes] = []
+
+    def handler(*_: Any) -> None:
+        pub.send(b"in handler")
+        in_handler.append(sub.receive())
+        pub.send(b"after")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        assert sub.receive() == b"after"  # waits; the handler runs during the wait
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert in_handler == [b"in handler"]

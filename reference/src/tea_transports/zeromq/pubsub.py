@@ -417,8 +417,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         another call.
 
         A signal handler's receive() cannot read in the middle of this one (it would take
-        messages read after one this call holds): it is refused; close() is what a handler
-        may call.
+        messages read after one this call holds): it is refused, except while this one only
+        waits; close() is what a handler may always call.
         """
         sock = self._subscriber
         if sock is None:
@@ -491,10 +491,15 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
     def _receive_waiting(self, sock: zmq.Socket[Any]) -> bytes:
         deadline = self._deadline(self.options.receive_timeout)
+        reading = self._reading
         while True:
             if self._monitor is not None:
                 self._reconnect_if_dropped(sock, self._monitor)
-            self._wait(sock, zmq.POLLIN, deadline, "receive")
+            reading.now = False  # a wait holds no message: a signal handler may receive meanwhile
+            try:
+                self._wait(sock, zmq.POLLIN, deadline, "receive")
+            finally:
+                reading.now = True
             try:
                 return bytes(sock.recv(_NOBLOCK))
             except zmq.Again:
