@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import stat
+import sys
 import threading
 import time
 from typing import Any, Callable, Dict, List
@@ -579,3 +580,32 @@ def test_a_signal_handler_may_receive_while_a_receive_waits(zmq_transport: Make)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert in_handler == [b"in handler"]
+
+
+def _waiting_in(thread: threading.Thread, function: str) -> bool:
+    """Whether ``thread`` is (blocked) inside a Python function of that name right now."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_a_waiting_receive_takes_what_another_thread_read_ahead(zmq_transport: Make) -> None:
+    """One thread waits; another reads a burst ahead. The waiter must take from the inbox, not
+    wait on for libzmq's queue, which the other thread has emptied."""
+    pub, (sub,) = linked(zmq_transport, "inproc://ahead-waiting")  # receive_timeout 5 s
+    got: List[Any] = []
+    waiter = threading.Thread(target=lambda: got.append(sub.receive()), daemon=True)
+    waiter.start()
+    deadline = time.monotonic() + 10
+    while not _waiting_in(waiter, "_wait") and time.monotonic() < deadline:
+        pass
+    assert _waiting_in(waiter, "_wait"), "the waiter never waited"
+    with sub._io_lock:  # so the waiter, woken by the burst, cannot take it first
+        pub.send_many([b"m%d" % i for i in range(50)])
+        first = sub.receive(flags=zmq.NOBLOCK)  # reads the rest ahead
+    waiter.join(3)
+    assert not waiter.is_alive(), "the waiter waited on while 49 messages were read ahead"
+    assert [first, *got] == [b"m0", b"m1"]

@@ -442,7 +442,10 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                     return
                 if noblock:
                     raise self._nothing_ready(sock) from None
-                batch = [self._receive_waiting(sock)]
+                first = self._receive_waiting(sock, inbox)
+                if first is None:  # another thread read ahead meanwhile: take from the inbox
+                    return
+                batch = [first]
                 if not ahead_after_wait:
                     up_to = 0
             except zmq.ZMQError as exc:
@@ -489,7 +492,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             self._reconnect_if_dropped(sock, self._monitor)
         return TransportTimeoutError(f"cannot receive on {self.endpoint}: no message is ready (NOBLOCK)")
 
-    def _receive_waiting(self, sock: zmq.Socket[Any]) -> bytes:
+    def _receive_waiting(self, sock: zmq.Socket[Any], inbox: Deque[bytes]) -> Optional[bytes]:
+        """Wait for a message; None when another thread has read some into ``inbox`` meanwhile."""
         deadline = self._deadline(self.options.receive_timeout)
         reading = self._reading
         while True:
@@ -500,6 +504,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 self._wait(sock, zmq.POLLIN, deadline, "receive")
             finally:
                 reading.now = True
+            if inbox:
+                return None
             try:
                 return bytes(sock.recv(_NOBLOCK))
             except zmq.Again:
@@ -603,6 +609,14 @@ def _prefix(value: Any) -> bytes:
 
 
 def _monitor(sock: zmq.Socket[Any], events: int) -> zmq.Socket[Any]:
+    """A PAIR socket that receives ``sock``'s events, with no high water mark: libzmq blocks
+    the socket's I/O thread on a full monitor queue (a publisher that makes no call while
+    1,000 subscribers come and go would stop delivering, and close() would hang)."""
     # a unique name: pyzmq's default is derived from the descriptor number, which a socket
     # still being reaped by libzmq may hold, so a new socket's monitor would find it in use
-    return sock.get_monitor_socket(events, addr=f"inproc://tea-monitor-{uuid.uuid4().hex}")
+    address = f"inproc://tea-monitor-{uuid.uuid4().hex}"
+    sock.monitor(address, events)
+    events_socket: zmq.Socket[Any] = sock.context.socket(zmq.PAIR)
+    events_socket.setsockopt(zmq.RCVHWM, 0)  # before connect: an inproc pipe's mark is set then
+    events_socket.connect(address)
+    return events_socket
