@@ -10,7 +10,7 @@ import stat
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import zmq
@@ -428,6 +428,19 @@ def test_read_ahead_and_a_signal_handler(zmq_transport: Make, call: str, action:
         )
 
 
+@contextlib.contextmanager
+def _alarm(handler: Callable[..., None], after: float, every: float = 0) -> Iterator[None]:
+    """SIGALRM runs ``handler`` ``after`` seconds from now (then ``every`` seconds) until the
+    block ends; the previous handler comes back."""
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, after, every)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _signal_during_read_ahead(make: Make, address: str, call: str, action: str, trial: int) -> None:
     pub, (sub,) = linked(make, address, high_water_mark=0, subscribe_filter=[b"a", b"b"])
     pub.send_many([b"%s%d" % (b"ab"[i % 2 : i % 2 + 1], i) for i in range(20_000)])
@@ -440,25 +453,22 @@ def _signal_during_read_ahead(make: Make, address: str, call: str, action: str, 
             sub.unsubscribe(b"b")
             unsubscribed.set()
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.0005 + (trial % 20) / 2000)
-    try:
-        while True:
-            after = unsubscribed.is_set()
-            got = (
-                [sub.receive(flags=zmq.NOBLOCK)] if call == "receive" else sub.receive_many(300, zmq.NOBLOCK)
-            )
-            assert got, f"{call}() returned nothing"
-            assert not (after and [m for m in got if m.startswith(b"b")]), (
-                "a b-message after unsubscribe(b'b')"
-            )
-    except TransportClosedError:
-        assert action == "close"
-    except TransportTimeoutError:  # all read
-        pass
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    with _alarm(handler, 0.0005 + (trial % 20) / 2000):
+        try:
+            while True:
+                after = unsubscribed.is_set()
+                if call == "receive":
+                    got = [sub.receive(flags=zmq.NOBLOCK)]
+                else:
+                    got = sub.receive_many(300, zmq.NOBLOCK)
+                assert got, f"{call}() returned nothing"
+                assert not (after and [m for m in got if m.startswith(b"b")]), (
+                    "a b-message after unsubscribe(b'b')"
+                )
+        except TransportClosedError:
+            assert action == "close"
+        except TransportTimeoutError:  # all read
+            pass
 
 
 def test_read_ahead_counts_only_what_was_returned(zmq_transport: Make) -> None:
@@ -542,17 +552,12 @@ def test_read_ahead_and_a_receive_in_a_signal_handler(zmq_transport: Make) -> No
         except TransportTimeoutError:
             pass
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.0003, 0.0003)
-    try:
+    with _alarm(handler, 0.0003, every=0.0003):
         for start in range(0, 60_000, 300):
             pub.send_many([b"%08d" % i for i in range(start, start + 300)])
             with contextlib.suppress(TransportTimeoutError):
                 while True:
                     by["main"].append(int(sub.receive(flags=zmq.NOBLOCK)))
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
     assert by["handler"], "the handler never received: the test did not test"
     assert all("already inside receive()" in reason for reason in refused), refused[:1]
     print("FIGURE handler receives", len(by["handler"]), "refused", len(refused))
@@ -572,13 +577,8 @@ def test_a_signal_handler_may_receive_while_a_receive_waits(zmq_transport: Make)
         in_handler.append(sub.receive())
         pub.send(b"after")
 
-    previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, 0.05)
-    try:
+    with _alarm(handler, 0.05):
         assert sub.receive() == b"after"  # waits; the handler runs during the wait
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
     assert in_handler == [b"in handler"]
 
 
