@@ -374,6 +374,13 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
         """Return the next message that matches this subscriber's filters."""
         noblock = check_flags(flags) if flags else False
+        if not self._refilter:
+            # a message read ahead is taken without the lock: popleft() is atomic, and
+            # close() (even from a signal handler) replaces the inbox before it returns
+            try:
+                return self._inbox.popleft()
+            except IndexError:
+                pass
         self._acquire()
         try:
             inbox = self._inbox  # this call's own: close() replaces the attribute, never empties it
