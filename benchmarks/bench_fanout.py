@@ -11,8 +11,10 @@ from runs import start
 
 
 @pytest.mark.parametrize("subscribers", [1, 2, 4, 8, 16])
-@pytest.mark.parametrize("contender", ["reference", "raw-pyzmq"])
+@pytest.mark.parametrize("contender", ["reference", "stream", "raw-pyzmq"])
 def test_fan_out(benchmark: Any, contender: str, subscribers: int, quick: bool, transport_name: str) -> None:
+    if contender == "stream" and transport_name != "zeromq":
+        pytest.skip("not applicable: stream mode belongs to the reference")
     if quick and subscribers > 4:
         pytest.skip("quick mode: up to 4 subscribers")
     count = 5_000 if quick else 50_000

@@ -3,6 +3,8 @@
 * ``reference`` — the transport under test (``--transport``, default the ZeroMQ reference),
   one ``send``/``receive`` per message;
 * ``reference-batched`` — the same transport through ``send_many``/``receive_many``;
+* ``stream`` — the reference in stream mode (``zeromq-stream``: small messages packed into
+  frames), one ``send``/``receive`` per message;
 * ``raw-pyzmq`` — plain PUB/SUB sockets doing the same work;
 * ``pipe`` — ``UnixPipeTransport`` (one consumer: pattern "direct");
 * ``raw-fifo`` — a length-prefixed FIFO with plain ``os.write``/``os.read``: the baseline
@@ -155,6 +157,7 @@ PUBLISHERS: Dict[str, Callable[..., Publisher]] = {
     "reference": TransportPublisher,
     "reference-batched": lambda *a, **k: TransportPublisher(*a, **k, batched=True),
     "raw-pyzmq": RawPublisher,
+    "stream": lambda name, *a, **k: TransportPublisher("zeromq-stream", *a, **k),
     "pipe": lambda name, *a, **k: TransportPublisher("unix", *a, **k),
     "raw-fifo": RawFifoPublisher,
     "pynng": NngPublisher,
@@ -266,6 +269,7 @@ RECEIVERS = {
     "reference": lambda n, e, h: _transport_receiver(n, e, h, False),
     "reference-batched": lambda n, e, h: _transport_receiver(n, e, h, True),
     "raw-pyzmq": lambda n, e, h: _raw_receiver(n, e, h, False),
+    "stream": lambda n, e, h: _transport_receiver("zeromq-stream", e, h, False),
     "pipe": lambda n, e, h: _transport_receiver("unix", e, h, False),
     "raw-fifo": lambda n, e, h: _raw_fifo_receiver(n, e, h, False),
     "pynng": lambda n, e, h: _nng_receiver(n, e, h, False),

@@ -24,7 +24,7 @@ def throughput_table(rows: List[Info]) -> Tuple[str, Dict[Tuple[str, int, int], 
     cells: Dict[Tuple[str, int, int], Dict[str, Info]] = {}
     for info in rows:
         cells.setdefault((info["protocol"], info["size"], info["subscribers"]), {})[info["contender"]] = info
-    contenders = ["reference", "reference-batched", "pipe", "pynng"]
+    contenders = ["reference", "reference-batched", "stream", "pipe", "pynng"]
     head = (
         "| protocol | size | subs | raw pyzmq msg/s | "
         + " | ".join(f"{c} (x raw)" for c in contenders)
@@ -95,13 +95,16 @@ def slow_table(rows: List[Info]) -> str:
 
 def pipe_table(rows: List[Info]) -> str:
     lines = [
-        "| size | raw FIFO msg/s | pipe transport msg/s (x raw FIFO) | rounds |",
-        "|---:|---:|---:|---:|",
+        "| size | raw FIFO msg/s | pipe transport msg/s (x raw FIFO) "
+        "| stream mode, ipc (x raw FIFO) | rounds |",
+        "|---:|---:|---:|---:|---:|",
     ]
     for info in sorted(rows, key=lambda i: i["size"]):
+        stream = info.get("stream_msgs_per_s")
+        stream_cell = f"{stream:,.0f} ({info['stream_ratio']:.2f}x)" if stream else "—"
         lines.append(
             f"| {info['size']} | {info['raw_fifo_msgs_per_s']:,.0f} "
-            f"| {info['pipe_msgs_per_s']:,.0f} ({info['ratio']:.2f}x) | {info['rounds']} |"
+            f"| {info['pipe_msgs_per_s']:,.0f} ({info['ratio']:.2f}x) | {stream_cell} | {info['rounds']} |"
         )
     return "\n".join(lines)
 
@@ -142,7 +145,8 @@ def plot(cells: Dict[Tuple[str, int, int], Dict[str, Info]], pipe_rows: List[Inf
     except ImportError:
         return
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [3, 3, 1]})
-    contenders = ("reference", "reference-batched", "pipe", "pynng")
+    contenders = ("reference", "reference-batched", "stream", "pipe", "pynng")
+    width = 0.8 / len(contenders)
     for ax, protocol in zip(axes, ("ipc", "tcp")):
         keys = [k for k in sorted(cells) if k[0] == protocol]
         for n, contender in enumerate(contenders):
@@ -151,17 +155,21 @@ def plot(cells: Dict[Tuple[str, int, int], Dict[str, Info]], pipe_rows: List[Inf
                 / (cells[k].get("raw-pyzmq", {}).get("per_subscriber_msgs_per_s") or float("inf"))
                 for k in keys
             ]
-            ax.bar([i + (n - 1.5) * 0.2 for i in range(len(keys))], values, 0.2, label=contender)
+            offset = (n - (len(contenders) - 1) / 2) * width
+            ax.bar([i + offset for i in range(len(keys))], values, width, label=contender)
         ax.axhline(1.0, color="black", linestyle="--", linewidth=1)
         labels = [f"{size} B x{subs}" for _, size, subs in keys]
         ax.set_xticks(range(len(keys)), labels, rotation=30, ha="right")
         ax.set_title(f"{protocol}: messages/s per subscriber, x raw pyzmq")
     axes[0].legend()
     rows = sorted(pipe_rows, key=lambda i: i["size"])
-    axes[2].bar(range(len(rows)), [r["ratio"] for r in rows], 0.5, color="tab:green")
+    positions = range(len(rows))
+    axes[2].bar([i - 0.2 for i in positions], [r["ratio"] for r in rows], 0.4, label="pipe")
+    axes[2].bar([i + 0.2 for i in positions], [r.get("stream_ratio", 0) for r in rows], 0.4, label="stream")
     axes[2].axhline(1.0, color="black", linestyle="--", linewidth=1)
-    axes[2].set_xticks(range(len(rows)), [f"{r['size']} B" for r in rows])
-    axes[2].set_title("pipe transport, x raw FIFO")
+    axes[2].set_xticks(positions, [f"{r['size']} B" for r in rows])
+    axes[2].set_title("x raw FIFO")
+    axes[2].legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

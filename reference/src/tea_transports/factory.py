@@ -1,7 +1,7 @@
 """``create_transport()`` and the registry of transport names.
 
 A name resolves, in order, to: a ``"module:Class"`` string given directly; a name
-registered with :func:`register_transport`; a built-in ("unix", "zeromq"); a name
+registered with :func:`register_transport`; a built-in ("unix", "zeromq", "zeromq-stream"); a name
 published by an installed package in the ``tea_transports.transports`` entry point
 group (read on the first lookup that needs it, never at import). Built-ins are imported
 lazily, so ``import tea_transports`` never imports pyzmq.
@@ -36,8 +36,9 @@ _Entry = Union[TransportSpec, Mapping[str, TransportSpec]]
 _BUILTIN: Dict[str, _Entry] = {
     "unix": "tea_transports.unix:UnixPipeTransport",
     "zeromq": {"pub_sub": "tea_transports.zeromq.pubsub:ZeroMQPubSubTransport"},
+    "zeromq-stream": {"pub_sub": "tea_transports.zeromq.stream:ZeroMQStreamTransport"},
 }
-_INSTALL_HINTS = {"zeromq": "pip install 'tea-transports[zeromq]'"}
+_INSTALL_HINTS = {name: "pip install 'tea-transports[zeromq]'" for name in ("zeromq", "zeromq-stream")}
 
 _registry: Dict[str, _Entry] = dict(_BUILTIN)
 _lock = threading.Lock()

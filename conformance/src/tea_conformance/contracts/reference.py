@@ -23,6 +23,13 @@ def _option(transport: Any, name: str) -> int:
     return int(transport.socket_option(getattr(_zmq(), name)))
 
 
+def _within(hwm: int, mark: int, per_frame: int, in_python: int) -> bool:
+    """``mark`` ZeroMQ messages of ``per_frame`` messages each, plus ``in_python`` messages,
+    is the most that stays within ``hwm`` messages (with ``per_frame`` 1 and nothing in
+    Python: ``mark == hwm``)."""
+    return mark * per_frame + in_python <= hwm < (mark + 1) * per_frame + in_python
+
+
 @contract("UNIT-005")
 def publisher_socket_type(h: Harness) -> None:
     zmq = _zmq()
@@ -42,7 +49,10 @@ def subscriber_socket_type(h: Harness) -> None:
 @contract("UNIT-011")
 def publisher_sndhwm(h: Harness) -> None:
     pub = h.publisher(high_water_mark=123)
-    if _option(pub, "SNDHWM") != 123:
+    # a publisher that packs up to ``frame_messages`` messages per ZeroMQ message, and holds
+    # fewer than that in Python until they leave, has its mark in those
+    per_frame = int(getattr(pub, "frame_messages", 1))
+    if not _within(123, _option(pub, "SNDHWM"), per_frame, per_frame - 1):
         raise ConformanceFailure(f"high_water_mark=123 gave the publisher SNDHWM={_option(pub, 'SNDHWM')}")
 
 
@@ -50,9 +60,11 @@ def publisher_sndhwm(h: Harness) -> None:
 def subscriber_rcvhwm(h: Harness) -> None:
     sub = h.subscriber(h.publisher(), high_water_mark=321)
     # a subscriber that reads ahead of its caller (``read_ahead`` messages, in Python) takes
-    # that share of the mark from libzmq's queue: together they hold high_water_mark
+    # that share of the mark from libzmq's queue: together they hold high_water_mark. The
+    # mark counts ZeroMQ messages, which may each carry up to ``frame_messages`` of the
+    # caller's (stream mode)
     ahead = int(getattr(sub, "read_ahead", 0))
-    if _option(sub, "RCVHWM") + ahead != 321:
+    if not _within(321, _option(sub, "RCVHWM"), int(getattr(sub, "frame_messages", 1)), ahead):
         raise ConformanceFailure(
             f"high_water_mark=321 gave the subscriber RCVHWM={_option(sub, 'RCVHWM')}"
             + (f" and a read-ahead of {ahead}" if ahead else "")

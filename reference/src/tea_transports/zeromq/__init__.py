@@ -6,12 +6,15 @@ from .addresses import IPC_PATH_MAX_LEN, local_endpoint, private_ipc_dir, valida
 from .base import ZEROMQ_OPTIONS, ZeroMQTransport
 from .diagnostics import LOGGER_NAME
 from .pubsub import ZeroMQPubSubTransport
+from .stream import STREAM_OPTIONS, ZeroMQStreamTransport
 
 __all__ = [
     "IPC_PATH_MAX_LEN",
     "LOGGER_NAME",
+    "STREAM_OPTIONS",
     "ZEROMQ_OPTIONS",
     "ZeroMQPubSubTransport",
+    "ZeroMQStreamTransport",
     "ZeroMQTransport",
     "local_endpoint",
     "private_ipc_dir",

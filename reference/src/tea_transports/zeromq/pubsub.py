@@ -52,6 +52,7 @@ from .security import reload_domain
 __all__ = ["ZeroMQPubSubTransport"]
 
 _NOBLOCK = zmq.NOBLOCK
+_EVENTS, _POLLIN = zmq.EVENTS, zmq.POLLIN
 # The hot paths call libzmq's backend send directly: the sugar layer's per-call checks
 # (routing ids, groups, lists, the zero-copy threshold) cost ~40% of a 64-byte send here.
 # Messages at or over pyzmq's copy threshold still go through the sugar layer, which
@@ -101,6 +102,9 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         hwm = self.options.high_water_mark
         #: how many messages a subscriber may hold beyond the one it returns (see the module doc)
         self._read_ahead = _READ_AHEAD if hwm == 0 else min(_READ_AHEAD, hwm // 4)
+        #: what a receive() that finds the inbox empty reads into it (in messages)
+        self._receive_up_to = 1 + self._read_ahead
+        self._receive_hwm = hwm - self._read_ahead  # libzmq's RCVHWM: the inbox holds the rest
         #: messages read ahead, oldest first; _received counts them too
         self._inbox: Deque[bytes] = deque()
         #: an unsubscribe came after some of them were read: check each when it is taken
@@ -170,8 +174,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             sock.setsockopt(zmq.XPUB_VERBOSER, 1)
             sock.setsockopt(zmq.XPUB_NODROP, 1)
             return
-        if self.options.high_water_mark:  # the inbox holds the rest of the mark
-            sock.setsockopt(zmq.RCVHWM, self.options.high_water_mark - self._read_ahead)
+        if self.options.high_water_mark:
+            sock.setsockopt(zmq.RCVHWM, self._receive_hwm)
         for prefix in self._filters:
             sock.setsockopt(zmq.SUBSCRIBE, prefix)
 
@@ -296,29 +300,37 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
     def _drain_subscriptions(self, sock: zmq.Socket[Any]) -> None:
         """Read pending (un)subscription notifications (``\\x01`` or ``\\x00`` + prefix) and
         the peer monitor's events; called with ``_io_lock`` held."""
+        # EVENTS first: a recv() that finds nothing raises, which costs ten times as much
         monitor = self._monitor
-        if monitor is not None and self._peers is not None:
+        if monitor is not None and self._peers is not None and _has_input(monitor):
             while True:
                 try:
                     event = recv_monitor_message(monitor, _NOBLOCK)["event"]
                 except zmq.Again:
                     break
                 self._peers = max(0, self._peers + (1 if event == zmq.EVENT_ACCEPTED else -1))
-        subscriptions = self._subscriptions
-        while True:
+        self._drain_notes(sock)
+
+    def _drain_notes(self, sock: zmq.Socket[Any]) -> None:
+        """Read pending (un)subscription notifications only (not the peer monitor's events)."""
+        while _has_input(sock):
             try:
                 note = sock.recv(_NOBLOCK)
             except zmq.Again:
                 return
-            kind, prefix = note[:1], note[1:]
-            if kind == b"\x01":
-                subscriptions[prefix] += 1
-            elif kind == b"\x00" and prefix in subscriptions:
-                if subscriptions[prefix] > 1:
-                    subscriptions[prefix] -= 1
-                else:
-                    del subscriptions[prefix]
-            # anything else is an XSUB peer's own frame (even empty), not a subscription
+            self._note(note[:1], note[1:])
+
+    def _note(self, kind: bytes, prefix: bytes) -> None:
+        """Count one notification: ``kind`` is ``\x01`` (subscribe) or ``\x00`` (cancel)."""
+        subscriptions = self._subscriptions
+        if kind == b"\x01":
+            subscriptions[prefix] += 1
+        elif kind == b"\x00" and prefix in subscriptions:
+            if subscriptions[prefix] > 1:
+                subscriptions[prefix] -= 1
+            else:
+                del subscriptions[prefix]
+        # anything else is an XSUB peer's own frame (even empty), not a subscription
 
     def _subscription_count(self) -> int:
         peers = self._peers
@@ -386,7 +398,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             inbox = self._inbox  # this call's own: close() replaces the attribute, never empties it
             while True:
                 if not inbox:
-                    self._read(inbox, noblock, 1 + self._read_ahead, ahead_after_wait=False)
+                    self._read(inbox, noblock, self._receive_up_to, ahead_after_wait=False)
                 try:
                     message = inbox.popleft()
                 except IndexError:  # a signal handler's receive() took the last one
@@ -441,9 +453,9 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             self._refilter = False
         reading.now = True
         try:
-            recv = sock.recv
+            first: Optional[bytes]
             try:
-                batch: List[bytes] = [recv(_NOBLOCK)]
+                first = sock.recv(_NOBLOCK)
             except zmq.Again:
                 if not wait:
                     return
@@ -452,24 +464,28 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 first = self._receive_waiting(sock, inbox)
                 if first is None:  # another thread read ahead meanwhile: take from the inbox
                     return
-                batch = [first]
                 if not ahead_after_wait:
                     up_to = 0
             except zmq.ZMQError as exc:
                 raise translate_error(exc, "receive", self.endpoint) from exc
-            room = up_to - len(inbox) - 1  # while this call waited, another may have filled it
-            if room > 0:
-                append = batch.append
-                try:
-                    for _ in range(room):
-                        append(recv(_NOBLOCK))
-                except zmq.ZMQError:  # drained (EAGAIN); any other error meets the next call
-                    pass
-            inbox.extend(batch)
-            self._received += len(batch)
-            self._received_bytes += sum(map(len, batch))
+            self._fill(inbox, sock, first, up_to)
         finally:
             reading.now = False
+
+    def _fill(self, inbox: Deque[bytes], sock: zmq.Socket[Any], first: bytes, up_to: int) -> None:
+        """Add ``first`` and what else is queued to ``inbox``, until it holds ``up_to``."""
+        batch = [first]
+        room = up_to - len(inbox) - 1  # while this call waited, another may have filled it
+        if room > 0:
+            append, recv = batch.append, sock.recv
+            try:
+                for _ in range(room):
+                    append(recv(_NOBLOCK))
+            except zmq.ZMQError:  # drained (EAGAIN); any other error meets the next call
+                pass
+        inbox.extend(batch)
+        self._received += len(batch)
+        self._received_bytes += sum(map(len, batch))
 
     def _take(self, inbox: Deque[bytes], count: int) -> List[bytes]:
         """Pop up to ``count`` messages, keeping those still wanted."""
@@ -607,6 +623,11 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             f"{'a ' + self._role if self._role else 'not bound or connected'}; "
             f"{'use another transport' if self._role else 'call ' + needed + ' first'}"
         )
+
+
+def _has_input(sock: zmq.Socket[Any]) -> bool:
+    events: int = sock.getsockopt(_EVENTS)  # type: ignore[assignment]
+    return bool(events & _POLLIN)
 
 
 def _prefix(value: Any) -> bytes:

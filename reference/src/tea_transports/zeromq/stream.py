@@ -1,0 +1,480 @@
+"""``ZeroMQStreamTransport``: PUB/SUB whose publisher packs small messages into frames.
+
+libzmq spends about the same work on a message of 64 bytes as on one of 4 KiB, and at
+64 bytes that work, not Python, bounds the rate. In stream mode (``transport_type=
+"zeromq-stream"``, off unless chosen) the publisher collects consecutive messages for the
+same subscribers into one ZeroMQ message (see ``framing``), and the subscriber unpacks it:
+each ``send()`` and ``receive()`` still moves one message. A frame leaves when it holds
+``stream_max_messages`` messages, or when the next message would take it past
+``stream_max_bytes``, or ``stream_max_delay_us`` after its first message was sent (a
+flusher thread sees to that), or at ``close()``.
+
+What stays exact:
+
+* **Order and filters.** Frames leave in order; a subscriber delivers only the messages
+  its filters in force match, as in plain mode.
+* **Nothing from before a subscription.** A message is published when its frame leaves,
+  so a frame may hold messages sent before a subscriber subscribed. A subscriber therefore
+  also subscribes a one-off *join* prefix with each new filter; the publisher, when it
+  sees one, sends what is pending, then an acknowledgement to that prefix, and the
+  subscriber delivers messages for the new filter only from frames after it.
+* **The high water mark**, in messages. libzmq's queues count frames (ZeroMQ messages),
+  and a frame's messages cannot be counted apart: a mark in frames of 256 would hold 256
+  times the messages the mark allows, and a mark in *full* frames would drop bursts far
+  below it when frames leave partly filled (sparse traffic, the delay, large messages,
+  topics alternating between subscribers with different filters). So a frame carries at
+  most ``frame_messages`` = ``high_water_mark // 1024`` messages (up to
+  ``stream_max_messages``; that many with a mark of 0), libzmq's marks are in frames of
+  that many, and each side holds at most ``high_water_mark`` messages, what waits in Python
+  included, while a queue always has room for 1,024 frames. Packing therefore needs a
+  large mark, or none: 262,144 or more for frames of 256. At the default of 1,000 each
+  frame carries one message. A subscriber counts frames of its own ``frame_messages``:
+  give both ends the same mark.
+* **Block mode** loses nothing: a send that makes a frame leave waits for room, up to
+  ``send_timeout``, and on a timeout that message was not sent (the frame waits).
+
+A plain ZeroMQ SUB receives the frames as they are (see ``framing`` for the layout, and
+the acknowledgements, which begin with ``JOIN_TAG``); a stream-mode subscriber refuses a
+message that is not a frame with a ``TransportError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from dataclasses import replace
+from itertools import repeat, starmap
+from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple
+
+import zmq
+
+from .._arguments import check_flags, check_payload
+from ..base import TransportConfig, TransportStats
+from ..errors import ConfigurationError, TransportError
+from .base import translate_error
+from .framing import JOIN_TAG, FramingError, TopicTable, pack, split_by_topic, unpack
+from .pubsub import _COPY_THRESHOLD, _NOBLOCK, ZeroMQPubSubTransport, _backend_send
+
+__all__ = ["STREAM_OPTIONS", "ZeroMQStreamTransport"]
+
+#: option -> (default, minimum, maximum)
+_LIMITS = {
+    "stream_max_messages": (256, 1, 65_535),
+    "stream_max_bytes": (65_536, 1, 2**31 - 1),
+    "stream_max_delay_us": (500, 0, 10_000_000),
+}
+STREAM_OPTIONS = frozenset(_LIMITS)
+#: each queue has room for at least this many frames, however few messages they carry
+_FRAGMENTED_FRAMES = 1024
+
+
+class ZeroMQStreamTransport(ZeroMQPubSubTransport):
+    """PUB/SUB over ZeroMQ with small messages packed into frames; see the module doc."""
+
+    extra_options = ZeroMQPubSubTransport.extra_options | STREAM_OPTIONS
+
+    def __init__(self, config: Optional[TransportConfig] = None) -> None:
+        super().__init__(config or TransportConfig(transport_type="zeromq-stream", pattern="pub_sub"))
+        limits = {}
+        for key, (default, minimum, maximum) in _LIMITS.items():
+            value = self.config.options.get(key, default)
+            if type(value) is not int or not minimum <= value <= maximum:
+                raise ConfigurationError(
+                    f"option {key!r} must be an integer from {minimum} to {maximum}, got {value!r}"
+                )
+            limits[key] = value
+        hwm = self.options.high_water_mark
+        most = limits["stream_max_messages"]
+        #: a frame carries at most this many messages: few enough that frames left partly
+        #: filled still give each queue room for _FRAGMENTED_FRAMES of them (see the module doc)
+        self._frame_messages = most if hwm == 0 else max(1, min(most, hwm // _FRAGMENTED_FRAMES))
+        self._frame_bytes = limits["stream_max_bytes"]
+        self._delay = limits["stream_max_delay_us"] / 1e6
+        # a subscriber unpacks one frame at a time: it holds at most one frame's messages
+        self._read_ahead = self._frame_messages - 1
+        self._receive_up_to = 1
+        self._receive_hwm = self._frames_within(hwm)
+        #: messages sent but not yet in a frame, oldest first (counted as sent when they
+        #: leave). Only a flush, under the lock, takes from its left: send() appends to
+        #: its right without the lock (deque.append is atomic)
+        self._pending: Deque[bytes] = deque()
+        #: send() takes a message of at most this many bytes without the lock (-1: never, when
+        #: every send() is its own frame): a full frame of them stays within stream_max_bytes
+        self._small = self._frame_bytes // self._frame_messages if self._delay else -1
+        #: how many of the pending messages were added under the lock, and their bytes (each
+        #: of the others has at most _small bytes)
+        self._counted = self._counted_bytes = 0
+        self._armed = False  # the flusher knows of the pending frame
+        self._flusher_busy = False  # the flusher watches frames (else it waits for _flush_due)
+        self._pending_since = 0.0
+        self._flushing = False  # a signal handler's send() must not overtake a flush
+        self._table = TopicTable()
+        self._table_prefixes: Tuple[bytes, ...] = ()
+        self._flush_due = threading.Event()  # the flusher thread's alarm: messages are pending
+        self._flusher: Optional[threading.Thread] = None
+        #: publisher: join prefixes seen and not yet acknowledged
+        self._joins: List[bytes] = []
+        #: subscriber: filters whose join was acknowledged (only their messages are delivered),
+        #: and the filters each outstanding join prefix will confirm
+        self._confirmed: Tuple[bytes, ...] = ()
+        self._joining: Dict[bytes, bytes] = {}
+
+    @property
+    def frame_messages(self) -> int:
+        """The most messages one frame carries (libzmq's queues count frames)."""
+        return self._frame_messages
+
+    def _frames_within(self, hwm: int) -> int:
+        """libzmq's mark, in frames: full frames plus the (fewer than one frame of) messages
+        waiting in Python stay within ``hwm`` messages."""
+        per_frame = self._frame_messages
+        return max(1, (hwm - per_frame + 1) // per_frame)
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        super()._configure(sock, role)
+        if role == "publisher" and self.options.high_water_mark:
+            sock.setsockopt(zmq.SNDHWM, self._frames_within(self.options.high_water_mark))
+        if role == "subscriber":
+            for prefix in self._filters:
+                self._join(sock, prefix)
+
+    # -- publishing ---------------------------------------------------------------------
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """Add ``data`` to the next frame (see ``Transport.send``); a full frame leaves now."""
+        if flags or type(data) is not bytes:
+            return self._send_locked(check_payload(data), check_flags(flags))
+        size = len(data)
+        if size > self._small or not self._armed or self._closed:
+            return self._send_locked(data, False)
+        # the common case, a small message for an open frame, without the lock: a flush
+        # takes only what it finds, so this message is either in its frame or in the next
+        pending = self._pending
+        pending.append(data)
+        if len(pending) >= self._frame_messages or not self._armed or self._closed:
+            self._after_append(data)
+        return size
+
+    def send_many(self, messages: Iterable[Any]) -> int:
+        """Add ``messages`` to frames in order under one lock; see ``Transport.send_many``."""
+        batch = [m if type(m) is bytes else check_payload(m) for m in messages]
+        self._acquire()
+        try:
+            sock = self._open_publisher()
+            for data in batch:
+                self._add(sock, data, False, alone=False)
+            if not self._delay and not self._flushing:
+                self._flush(sock, False)
+        finally:
+            self._release()
+        return sum(map(len, batch))
+
+    def _send_locked(self, data: bytes, noblock: bool) -> int:
+        self._acquire()
+        try:
+            self._add(self._open_publisher(), data, noblock, alone=True)
+        finally:
+            self._release()
+        return len(data)
+
+    def _open_publisher(self) -> zmq.Socket[Any]:
+        sock = self._publisher
+        if sock is None:
+            raise self._wrong_role("send", "publisher")
+        return sock
+
+    def _add(self, sock: zmq.Socket[Any], data: bytes, noblock: bool, alone: bool) -> None:
+        """Put ``data`` in the pending frame, sending the frame first if ``data`` would take
+        it past ``stream_max_bytes``, and after if it is full; under the lock. ``alone``: a
+        send() with no delay to wait for, whose frame leaves now.
+
+        :raises TransportTimeoutError: block mode, and a frame found no room in time;
+            ``data`` was not sent (the frame waits).
+        """
+        pending, size = self._pending, len(data)
+        if not self._flushing:  # else a signal handler interrupted a flush: its frame is next
+            if not pending:  # a new frame: group by the subscriptions, acknowledge the joins
+                self._open_frame(sock)
+            small_ones = len(pending) - self._counted
+            if pending and self._counted_bytes + small_ones * self._small + size > self._frame_bytes:
+                self._flush(sock, noblock)
+        pending.append(data)
+        self._counted += 1
+        self._counted_bytes += size
+        if self._flushing:
+            return
+        if len(pending) >= self._frame_messages or size >= self._frame_bytes or (alone and not self._delay):
+            self._flush_or_take_back(sock, data, noblock)
+        elif self._delay and not self._armed:
+            self._arm()
+
+    def _after_append(self, data: bytes) -> None:
+        """send() appended ``data`` without the lock and found the frame full, no flusher
+        armed, or the transport closed (then ``data`` leaves only if a flush took it)."""
+        self._acquire()
+        try:
+            if self._closed or self._publisher is None:  # closed meanwhile, or never a publisher
+                if _take_back(self._pending, data) or self._publisher is None:
+                    raise self._wrong_role("send", "publisher")
+                return  # a flush took it before the close
+            sock = self._publisher
+            if self._flushing:
+                return
+            if len(self._pending) >= self._frame_messages:
+                self._flush_or_take_back(sock, data, False)
+            elif not self._armed and self._pending:
+                self._arm()
+        finally:
+            self._release()
+
+    def _flush_or_take_back(self, sock: zmq.Socket[Any], data: bytes, noblock: bool) -> None:
+        try:
+            self._flush(sock, noblock)
+        except TransportError:
+            _take_back(self._pending, data)  # not sent, so not accepted: the error says so
+            raise
+        if self._pending and self._delay:  # other threads added meanwhile: a new frame
+            self._arm()
+        else:
+            self._armed = False  # the next send() opens a frame
+
+    def _arm(self) -> None:
+        """Have the flusher send the pending frame ``stream_max_delay_us`` from now."""
+        self._pending_since = time.monotonic()
+        self._armed = True
+        if not self._flusher_busy:  # waking a thread per frame would cost more than the frame
+            self._flusher_busy = True
+            self._flush_due.set()
+        if self._flusher is None:
+            due = self._flush_due
+            self._flusher = threading.Thread(
+                target=_flush_when_due,
+                # a transport dropped without close() wakes its flusher, which then ends
+                args=(weakref.ref(self, lambda _: due.set()), due, self._delay),
+                name=f"tea-stream-flusher {self.endpoint}",
+                daemon=True,
+            )
+            self._flusher.start()
+
+    def _flush(self, sock: zmq.Socket[Any], noblock: bool, closing: bool = False) -> None:
+        """Send the pending messages as frames, in order, then acknowledge the joins seen;
+        under the lock. What a failure leaves unsent goes back in front of anything added
+        meanwhile."""
+        pending = self._pending
+        batch = list(starmap(pending.popleft, repeat((), len(pending))))
+        self._counted = self._counted_bytes = 0
+        sent = 0
+        self._flushing = True
+        try:
+            for run in split_by_topic(batch, self._table) if batch else ():
+                if closing:
+                    self._send_last_frame(sock, pack(run))
+                else:
+                    self._send_frame(sock, pack(run), noblock)
+                sent += len(run)
+                self._sent += len(run)
+                self._sent_bytes += sum(map(len, run))
+        finally:
+            self._flushing = False
+            if sent < len(batch):
+                rest = batch[sent:]
+                pending.extendleft(reversed(rest))
+                self._counted, self._counted_bytes = len(rest), sum(map(len, rest))
+        if self._joins:
+            self._acknowledge(sock)
+
+    def _open_frame(self, sock: zmq.Socket[Any]) -> None:
+        """Before a frame's first message: read the subscriptions, which group its messages
+        (one that arrives later only splits frames more finely than needed, or belongs to a
+        joiner, which ignores the frame), and acknowledge the joins seen."""
+        self._drain_notes(sock)
+        prefixes = tuple(self._subscriptions)
+        if prefixes != self._table_prefixes:
+            self._table, self._table_prefixes = TopicTable(prefixes), prefixes
+        if self._joins:
+            self._flush(sock, noblock=True)
+
+    def _drain_subscriptions(self, sock: zmq.Socket[Any]) -> None:
+        super()._drain_subscriptions(sock)
+        if self._joins and not self._flushing:  # what is pending must reach the joiner first
+            self._flush(sock, noblock=True)
+
+    def _note(self, kind: bytes, prefix: bytes) -> None:
+        if not prefix.startswith(JOIN_TAG):
+            super()._note(kind, prefix)
+        elif kind == b"\x01":
+            self._joins.append(prefix)
+
+    def _acknowledge(self, sock: zmq.Socket[Any]) -> None:
+        """Send each join prefix back to its subscriber: frames after this one hold only
+        messages sent after its subscription arrived. One that finds no room is kept for
+        the next flush (a lost one would leave the subscriber's new filter unconfirmed)."""
+        joins, self._joins = self._joins, []
+        for index, join in enumerate(joins):
+            try:
+                sock.send(join, _NOBLOCK)
+            except zmq.Again:
+                self._joins = joins[index:]
+                return
+            except zmq.ZMQError as exc:
+                raise translate_error(exc, "acknowledge a subscription", self.endpoint) from exc
+
+    def _send_frame(self, sock: zmq.Socket[Any], frame: bytes, noblock: bool) -> None:
+        try:
+            if len(frame) < _COPY_THRESHOLD:
+                _backend_send(sock, frame, _NOBLOCK)
+            else:
+                sock.send(frame, _NOBLOCK)
+        except zmq.Again:
+            self._send_full(sock, frame, noblock)
+        except zmq.ZMQError as exc:
+            raise translate_error(exc, "send", self.endpoint) from exc
+
+    def _send_last_frame(self, sock: zmq.Socket[Any], frame: bytes) -> None:
+        """At close(): in block mode wait for room as long as linger (or send_timeout, if
+        linger is -1) allows, then give up; in drop mode send at once."""
+        if not self._block:
+            self._send_frame(sock, frame, noblock=True)
+            return
+        linger, send_timeout = self.options.linger, self.options.send_timeout
+        sock.setsockopt(zmq.SNDTIMEO, linger if linger >= 0 or send_timeout is None else send_timeout)
+        try:
+            sock.send(frame)  # NODROP: libzmq waits for the slowest subscriber's room
+        except zmq.ZMQError as exc:
+            raise translate_error(exc, "send at close", self.endpoint) from exc
+
+    def _flush_if_due(self) -> Optional[float]:
+        """The flusher's turn: send the pending frame if its delay has passed; return the
+        seconds until it is due, or None when nothing is pending (or closed)."""
+        self._acquire()
+        try:
+            sock = self._publisher
+            if sock is None:
+                return None
+            self._drain_subscriptions(sock)  # the peer monitor too, so its queue stays short
+            if self._pending:
+                due = self._pending_since + self._delay - time.monotonic()
+                if due > 0:
+                    return due
+                try:
+                    self._flush(sock, noblock=True)
+                except TransportError:  # block mode and no room: try again after the delay
+                    self._pending_since = time.monotonic()
+                    return self._delay
+            # disarm first, then look: a send() that appended meanwhile either is seen here
+            # or sees the flusher disarmed and arms it
+            self._armed = False
+            if self._pending:
+                self._arm()
+                return self._delay
+            self._flush_due.clear()
+            self._flusher_busy = False
+            return None
+        finally:
+            self._release()
+
+    def _finish_close(self) -> None:
+        sock = self._socket
+        if self._role == "publisher" and sock is not None and self._pending and not self._flushing:
+            try:  # what was sent leaves with the others
+                self._flush(sock, noblock=True, closing=True)
+            except TransportError:  # block mode, and no room within linger: lost, as linger says
+                self._pending.clear()
+        super()._finish_close()
+        self._flush_due.set()  # the flusher sees the transport closed, and ends
+
+    def _forget_role_resources(self) -> None:
+        super()._forget_role_resources()
+        self._pending = deque()  # the parent process sends them
+        self._flusher = None
+
+    def get_stats(self) -> TransportStats:
+        """As ``ZeroMQPubSubTransport.get_stats``; messages waiting for their frame count as sent."""
+        with self._io_lock:
+            stats = super().get_stats()
+            pending = list(self._pending)
+            return replace(
+                stats,
+                messages_sent=stats.messages_sent + len(pending),
+                bytes_sent=stats.bytes_sent + sum(map(len, pending)),
+            )
+
+    # -- subscribing --------------------------------------------------------------------
+
+    def _join(self, sock: zmq.Socket[Any], prefix: bytes) -> None:
+        """Subscribe a one-off join prefix; messages for ``prefix`` count once it comes back."""
+        join = JOIN_TAG + uuid.uuid4().hex.encode()
+        self._joining[join] = prefix
+        sock.setsockopt(zmq.SUBSCRIBE, join)
+
+    def _change_subscription(self, prefix: bytes, option: int) -> None:
+        with self._io_lock:
+            known = set(self._filters)
+            super()._change_subscription(prefix, option)
+            sock = self._socket
+            if option == zmq.SUBSCRIBE and prefix not in known and sock is not None:
+                self._join(sock, prefix)
+            elif option == zmq.UNSUBSCRIBE:
+                self._confirmed = tuple(p for p in self._confirmed if p != prefix)
+
+    def _fill(self, inbox: Deque[bytes], sock: zmq.Socket[Any], first: bytes, up_to: int) -> None:
+        """Unpack ``first`` and as many more queued frames as ``up_to`` messages need into
+        ``inbox``, keeping the messages of confirmed filters still in force."""
+        frame: Optional[bytes] = first
+        while frame is not None:
+            if frame.startswith(JOIN_TAG):
+                self._joined(sock, frame)
+            else:
+                try:
+                    messages = unpack(frame)
+                except FramingError as exc:
+                    raise TransportError(
+                        f"cannot receive on {self.endpoint}: {exc}; is the publisher in stream "
+                        f"mode (transport_type='zeromq-stream')? The message was dropped"
+                    ) from None
+                confirmed = self._confirmed
+                if confirmed != (b"",):
+                    messages = [m for m in messages if m.startswith(confirmed)]
+                inbox.extend(messages)
+                self._received += len(messages)
+                self._received_bytes += sum(map(len, messages))
+            frame = None
+            if len(inbox) < up_to:
+                with contextlib.suppress(zmq.ZMQError):  # EAGAIN; another error meets the next call
+                    frame = sock.recv(_NOBLOCK)
+
+    def _joined(self, sock: zmq.Socket[Any], join: bytes) -> None:
+        prefix = self._joining.pop(join, None)
+        if prefix is None:
+            return  # another subscriber's (it also matches a filter of ours), or repeated
+        sock.setsockopt(zmq.UNSUBSCRIBE, join)
+        if prefix in self._filters and prefix not in self._confirmed:
+            self._confirmed = (*self._confirmed, prefix)
+
+
+def _flush_when_due(
+    ref: Callable[[], Optional[ZeroMQStreamTransport]], due: threading.Event, delay: float
+) -> None:
+    """The flusher thread: sends a pending frame ``delay`` after its first message. It
+    holds the transport only while it acts, so an abandoned transport can be collected."""
+    while due.wait():
+        transport = ref()
+        if transport is None or transport._closed:
+            return
+        wait = transport._flush_if_due()
+        del transport
+        if wait is not None:
+            time.sleep(wait)  # the configured delay, not a synchronisation
+
+
+def _take_back(pending: Deque[bytes], data: bytes) -> bool:
+    """Remove the last occurrence of the very object ``data`` from ``pending``, if there."""
+    for index in range(len(pending) - 1, -1, -1):
+        if pending[index] is data:
+            del pending[index]
+            return True
+    return False

@@ -1,0 +1,407 @@
+"""Stream mode (``zeromq-stream``): frames on the wire, one message per call, every guarantee kept."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from typing import Any, Callable, Iterator, List, Tuple
+
+import pytest
+import zmq
+from hypothesis import given
+from hypothesis import strategies as st
+from tea_transports import (
+    ConfigurationError,
+    Transport,
+    TransportClosedError,
+    TransportConfig,
+    TransportError,
+    TransportStateError,
+    TransportTimeoutError,
+    create_transport,
+)
+from tea_transports.zeromq.framing import (
+    JOIN_TAG,
+    MAGIC,
+    FramingError,
+    TopicTable,
+    pack,
+    split_by_topic,
+    unpack,
+)
+
+PROTOCOLS = ["inproc", "ipc", "tcp"]
+Make = Callable[..., Any]
+
+
+@pytest.fixture
+def stream() -> Iterator[Make]:
+    """Create stream-mode transports with options; all are closed after the test."""
+    made: List[Transport] = []
+
+    def make(kind: str = "zeromq-stream", **options: Any) -> Any:
+        transport = create_transport(TransportConfig(transport_type=kind, pattern="pub_sub", options=options))
+        made.append(transport)
+        return transport
+
+    yield make
+    for transport in made:
+        transport.close()
+
+
+def linked(make: Make, address: str, subscribers: int = 1, **options: Any) -> Tuple[Any, List[Any]]:
+    pub = make(**options)
+    pub.bind(address)
+    subs = [make(receive_timeout=5000, **options) for _ in range(subscribers)]
+    for sub in subs:
+        sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(subscribers, timeout=5)
+    return pub, subs
+
+
+def raw_sub(endpoint: str) -> zmq.Socket[Any]:
+    sock: zmq.Socket[Any] = zmq.Context.instance().socket(zmq.SUB)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.subscribe(b"")
+    sock.connect(endpoint)
+    return sock
+
+
+def frames_until(sock: zmq.Socket[Any], count: int) -> List[List[bytes]]:
+    """The frames a plain SUB receives until they hold ``count`` messages (joins skipped)."""
+    frames: List[List[bytes]] = []
+    while sum(map(len, frames)) < count:
+        message = sock.recv()
+        if not message.startswith(JOIN_TAG):
+            frames.append(unpack(message))
+    return frames
+
+
+# -- the frame ----------------------------------------------------------------------------
+
+batches = st.lists(st.binary(max_size=300), min_size=1, max_size=40)
+
+
+@given(batches)
+def test_unpack_returns_what_pack_packed(batch: List[bytes]) -> None:
+    frame = pack(batch)
+    assert frame.startswith(batch[0]) and frame.endswith(MAGIC)  # routed by its first message
+    assert unpack(frame) == batch
+
+
+@given(st.binary(max_size=200))
+def test_unpack_accepts_only_what_pack_makes(frame: bytes) -> None:
+    try:
+        result = unpack(frame)
+    except FramingError:
+        return
+    assert pack(result) == frame
+
+
+@pytest.mark.parametrize(
+    "frame", [b"", b"TEA1", b"hello", b"\x00\x00\x00\x00TEA1", b"ab" + b"\x09\x00\x00\x00" * 2 + b"TEA1"]
+)
+def test_unpack_says_what_is_wrong(frame: bytes) -> None:
+    with pytest.raises(FramingError, match="frame|trailer"):
+        unpack(frame)
+
+
+@given(st.lists(st.binary(max_size=4), max_size=6), st.lists(st.binary(max_size=8), min_size=1, max_size=30))
+def test_messages_sharing_a_frame_go_to_the_same_subscribers(
+    subscribed: List[bytes], batch: List[bytes]
+) -> None:
+    table = TopicTable(subscribed)
+    runs = split_by_topic(batch, table)
+    assert [m for run in runs for m in run] == batch  # nothing lost, order kept
+    for run in runs:
+        wanted_by = {p for p in subscribed if run[0].startswith(p)}
+        assert all({p for p in subscribed if m.startswith(p)} == wanted_by for m in run)
+
+
+# -- delivery -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_every_message_arrives_in_order(stream: Make, address: Callable[[str], str], protocol: str) -> None:
+    pub, (sub,) = linked(stream, address(protocol), high_water_mark=0)
+    sent = [b"m%d" % i + b"." * (i % 700) for i in range(5000)] + [b"", b"x" * 70_000]
+    for message in sent[:2000]:
+        pub.send(message)
+    pub.send_many(sent[2000:])
+    assert [sub.receive() for _ in range(len(sent))] == sent
+    assert pub.get_stats().messages_sent == sub.get_stats().messages_received == len(sent)
+
+
+def test_frames_hold_many_messages_within_the_limits(stream: Make, address: Callable[[str], str]) -> None:
+    pub = stream(high_water_mark=0, stream_max_messages=10, stream_max_bytes=100)
+    pub.bind(address("ipc"))
+    plain = raw_sub(pub.endpoint)
+    try:
+        pub.wait_for_subscribers(1, timeout=5)
+        sent = [b"%03d" % i + b"." * 7 for i in range(200)] + [b"big" + b"." * 200]
+        pub.send_many(sent)
+        frames = frames_until(plain, len(sent))
+    finally:
+        plain.close()
+    assert [m for frame in frames for m in frame] == sent
+    assert max(map(len, frames)) == 10  # coalesced, up to stream_max_messages
+    assert all(sum(map(len, f)) <= 100 for f in frames[:-1]) and frames[-1] == [sent[-1]]
+
+
+def test_a_lone_message_leaves_after_the_delay(stream: Make) -> None:
+    pub, (sub,) = linked(stream, "inproc://stream-lone", stream_max_delay_us=2000)
+    pub.send(b"alone")  # no later send and no close: only the flusher thread can send it
+    assert sub.receive() == b"alone"
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_filters_with_alternating_topics(stream: Make, address: Callable[[str], str], protocol: str) -> None:
+    pub = stream(high_water_mark=0)  # 900 messages in ~600 frames: more than a mark of 1,000 holds
+    pub.bind(address(protocol))
+    metrics = stream(subscribe_filter="metrics", receive_timeout=5000, high_water_mark=0)
+    everything = stream(receive_timeout=5000, high_water_mark=0)
+    for sub in (metrics, everything):
+        sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(2, timeout=5)
+    traffic = [m for i in range(300) for m in (b"metrics.%d" % i, b"logs.%d" % i, b"metricsX%d" % i)]
+    for message in traffic:
+        pub.send(message)
+    wanted = [m for m in traffic if m.startswith(b"metrics")]
+    assert [metrics.receive() for _ in wanted] == wanted
+    assert [everything.receive() for _ in traffic] == traffic
+    with pytest.raises(TransportTimeoutError):
+        metrics.receive(flags=zmq.NOBLOCK)
+
+
+def test_nothing_sent_before_a_subscription_is_delivered(stream: Make) -> None:
+    """Messages wait in a frame (a long delay) while a subscriber connects, and another
+    subscribes at run time: neither receives what was sent before it subscribed."""
+    pub = stream(stream_max_delay_us=10_000_000)
+    pub.bind("inproc://stream-before")
+    first = stream(receive_timeout=5000, subscribe_filter=b"a")
+    first.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    pub.send(b"a-early")
+    pub.send(b"b-early")
+    late = stream(receive_timeout=5000)
+    late.connect(pub.endpoint)
+    first.subscribe(b"b")
+    pub.wait_for_subscribers(3, timeout=5)  # a, b and the late subscriber's b""
+    for message in (b"a-new", b"b-new"):
+        pub.send(message)
+    pub.close()  # sends the last frame
+    assert [first.receive() for _ in range(3)] == [b"a-early", b"a-new", b"b-new"]
+    assert [late.receive() for _ in range(2)] == [b"a-new", b"b-new"]
+
+
+def test_a_plain_publisher_is_refused_clearly(stream: Make) -> None:
+    plain = stream("zeromq")
+    plain.bind("inproc://stream-plain")
+    sub = stream(receive_timeout=5000)
+    sub.connect(plain.endpoint)
+    plain.wait_for_subscribers(1, timeout=5)
+    plain.send(b"not a frame")
+    with pytest.raises(TransportError, match="not a stream-mode|stream-mode trailer.*zeromq-stream"):
+        sub.receive()
+
+
+# -- the high water mark and block mode ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hwm", "most", "per_frame", "frames"),
+    [(0, 256, 256, 0), (65536, 8, 8, 8191), (65536, 256, 64, 1023), (1000, 256, 1, 1000), (123, 256, 1, 123)],
+)
+def test_high_water_marks_count_frames_of_a_share_of_the_mark(
+    stream: Make, hwm: int, most: int, per_frame: int, frames: int
+) -> None:
+    """A frame carries at most a 1024th of the mark; libzmq's marks count frames, and with
+    the fewer-than-a-frame of messages each side holds in Python they stay within it."""
+    pub, (sub,) = linked(
+        stream, f"inproc://stream-hwm-{hwm}-{most}", high_water_mark=hwm, stream_max_messages=most
+    )
+    assert pub.frame_messages == sub.frame_messages == per_frame
+    assert pub.socket_option(zmq.SNDHWM) == sub.socket_option(zmq.RCVHWM) == frames
+    assert sub.read_ahead == per_frame - 1
+    if hwm:
+        assert frames * per_frame + per_frame - 1 <= hwm < (frames + 1) * per_frame + per_frame - 1
+
+
+def test_a_stalled_subscriber_holds_at_most_the_mark(stream: Make, address: Callable[[str], str]) -> None:
+    """Partly filled frames reach the mark sooner, never later: a burst to a subscriber that
+    does not read leaves it at most the publisher's and its own mark, counted in messages."""
+    hwm = 20_480  # frames of 20
+    pub, (sub,) = linked(stream, address("inproc"), high_water_mark=hwm, stream_max_delay_us=10_000_000)
+    pub.send_many([b"%06d" % i for i in range(100_000)])
+    pub.close()
+    got = []
+    with contextlib.suppress(TransportTimeoutError):
+        while True:
+            got.append(sub.receive(flags=zmq.NOBLOCK))
+    assert hwm <= len(got) <= 2 * hwm  # inproc: the two marks form one queue
+    assert got == sorted(got)
+
+
+def test_block_mode_loses_nothing(stream: Make, address: Callable[[str], str]) -> None:
+    pub, (sub,) = linked(
+        stream, address("ipc"), high_water_mark=4, on_hwm="block", send_timeout=100, stream_max_messages=16
+    )
+    accepted: List[bytes] = []
+    with pytest.raises(TransportTimeoutError):
+        for i in range(1_000_000):
+            message = b"%07d" % i + b"." * 4000
+            pub.send(message)
+            accepted.append(message)
+    assert [sub.receive() for _ in accepted] == accepted  # the refused one stayed out
+    with pytest.raises(TransportTimeoutError):
+        sub.receive(flags=zmq.NOBLOCK)
+
+
+# -- options --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"stream_max_messages": 0},
+        {"stream_max_messages": 1.5},
+        {"stream_max_bytes": -1},
+        {"stream_max_delay_us": True},
+    ],
+)
+def test_bad_stream_options_are_refused(stream: Make, options: Any) -> None:
+    with pytest.raises(ConfigurationError, match="stream_max"):
+        stream(**options)
+
+
+def test_plain_mode_refuses_stream_options(stream: Make) -> None:
+    with pytest.raises(ConfigurationError, match="stream_max_messages"):
+        stream("zeromq", stream_max_messages=8)
+
+
+# -- threads, close, signals, fork, exit ---------------------------------------------------
+
+
+def test_many_threads_send_without_the_lock(stream: Make) -> None:
+    pub, (sub,) = linked(stream, "inproc://stream-threads", high_water_mark=0)
+
+    def worker(name: bytes) -> None:
+        for i in range(5000):
+            pub.send(b"%s:%d" % (name, i))
+
+    threads = [threading.Thread(target=worker, args=(b"t%d" % n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    got = [sub.receive() for _ in range(20_000)]
+    for n in range(4):  # each thread's messages, all of them, in its order
+        assert [m for m in got if m.startswith(b"t%d:" % n)] == [b"t%d:%d" % (n, i) for i in range(5000)]
+
+
+def test_close_from_another_thread_loses_no_accepted_message(stream: Make) -> None:
+    pub, (sub,) = linked(stream, "inproc://stream-close", high_water_mark=0)
+    accepted: List[bytes] = []
+    refused = threading.Event()
+
+    def sender() -> None:
+        for i in range(10_000_000):
+            try:
+                pub.send(b"%d" % i)
+            except TransportClosedError:
+                refused.set()
+                return
+            accepted.append(b"%d" % i)
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    while len(accepted) < 20_000:
+        sub.receive()
+    pub.close()
+    thread.join(30)
+    assert refused.is_set()
+    rest = []
+    while True:
+        try:
+            rest.append(sub.receive(flags=zmq.NOBLOCK))
+        except TransportTimeoutError:
+            break
+    # the stream ends exactly with the last accepted message: none lost, none refused delivered
+    assert rest and rest[-1] == accepted[-1]
+
+
+def test_close_from_a_signal_handler_during_sends(stream: Make) -> None:
+    pub, (sub,) = linked(stream, "inproc://stream-signal", high_water_mark=0)
+    accepted: List[bytes] = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: pub.close())
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        with pytest.raises(TransportClosedError):
+            for i in range(100_000_000):
+                pub.send(b"%d" % i)
+                accepted.append(b"%d" % i)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [sub.receive() for _ in accepted] == accepted
+    with pytest.raises(TransportTimeoutError):
+        sub.receive(flags=zmq.NOBLOCK)
+
+
+def test_only_a_publisher_sends(stream: Make) -> None:
+    new, sub = stream(), stream()
+    sub.connect("inproc://stream-nobody")
+    for transport in (new, sub):
+        with pytest.raises(TransportStateError, match="only a publisher"):
+            transport.send(b"x")
+        assert not transport._pending  # nothing kept from the refused send
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="not applicable on this platform: no fork()")
+def test_a_forked_copy_refuses_to_send(stream: Make) -> None:
+    pub, (sub,) = linked(stream, "inproc://stream-fork", stream_max_delay_us=10_000_000)
+    pub.send(b"opens a frame")  # the next send would take the path without the lock
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what send() raised, and leave at once
+        try:
+            pub.send(b"from the child")
+            os.write(write, b"sent")
+        except TransportStateError:
+            os.write(write, b"refused")
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"refused" and status == 0
+    os.close(read)
+    pub.send(b"from the parent")
+    pub.close()
+    assert [sub.receive(), sub.receive()] == [b"opens a frame", b"from the parent"]
+
+
+def test_what_waits_in_a_frame_leaves_when_the_process_exits(
+    stream: Make, address: Callable[[str], str]
+) -> None:
+    endpoint = address("ipc")
+    sub = stream(receive_timeout=10_000, high_water_mark=0)
+    sub.connect(endpoint)
+    child = textwrap.dedent(
+        f"""
+        from tea_transports import TransportConfig, create_transport
+        pub = create_transport(TransportConfig(transport_type="zeromq-stream", pattern="pub_sub",
+                               options={{"stream_max_delay_us": 10_000_000, "high_water_mark": 0}}))
+        pub.bind({endpoint!r})
+        pub.wait_for_subscribers(1, timeout=10)
+        for i in range(300):
+            pub.send(b"%d" % i)
+        """  # no close(): the exit hook sends the last frame
+    )
+    subprocess.run([sys.executable, "-c", child], check=True, timeout=60)
+    assert [sub.receive() for _ in range(300)] == [b"%d" % i for i in range(300)]
