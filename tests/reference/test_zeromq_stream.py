@@ -9,7 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
 import zmq
@@ -405,3 +405,150 @@ def test_what_waits_in_a_frame_leaves_when_the_process_exits(
     )
     subprocess.run([sys.executable, "-c", child], check=True, timeout=60)
     assert [sub.receive() for _ in range(300)] == [b"%d" % i for i in range(300)]
+
+
+# -- found by attacking it ----------------------------------------------------------------
+
+
+def _drain(sub: Any) -> List[bytes]:
+    got: List[bytes] = []
+    with contextlib.suppress(TransportTimeoutError):
+        while True:
+            got.append(sub.receive(flags=zmq.NOBLOCK))
+    return got
+
+
+def test_a_subscriber_acknowledged_mid_frame_gets_what_follows(stream: Make) -> None:
+    """A join acknowledged while a frame was open: the frames after it are grouped by the
+    subscriptions as they are now, so the newcomer's topic is not hidden behind another's."""
+    pub = stream(high_water_mark=0, stream_max_delay_us=10_000_000)
+    pub.bind("inproc://stream-mid-frame")
+    everything = stream(high_water_mark=0)
+    everything.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    pub.send(b"a0")  # opens a frame while only b"" is subscribed
+    newcomer = stream(high_water_mark=0, receive_timeout=5000, subscribe_filter=b"b")
+    newcomer.connect(pub.endpoint)
+    pub.wait_for_subscribers(2, timeout=5)  # sends [a0], then the acknowledgement
+    pub.send(b"a1")
+    pub.send(b"b1")
+    pub.close()
+    assert newcomer.receive() == b"b1"
+
+
+def test_an_old_acknowledgement_does_not_confirm_a_new_subscription(stream: Make) -> None:
+    pub = stream(high_water_mark=0, stream_max_delay_us=0)  # every send() leaves at once
+    pub.bind("inproc://stream-old-ack")
+    sub = stream(high_water_mark=0, receive_timeout=5000, subscribe_filter=b"x")
+    sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    sub.subscribe(b"a")
+    pub.wait_for_subscribers(2, timeout=5)  # acknowledges the join of b"a"
+    pub.send(b"a-old")
+    sub.unsubscribe(b"a")
+    sub.subscribe(b"a")  # a new join; the old acknowledgement is still queued
+    pub.wait_for_subscribers(2, timeout=5)
+    pub.send(b"a-new")
+    assert sub.receive() == b"a-new"
+
+
+def test_block_mode_a_join_while_a_subscriber_is_full(stream: Make) -> None:
+    """The acknowledgement waits for room like the frames before it; nothing raises out of
+    wait_for_subscribers() or get_stats(), and the flusher keeps working."""
+    options: Dict[str, Any] = dict(
+        high_water_mark=4096, on_hwm="block", send_timeout=100, stream_max_delay_us=2000
+    )
+    pub = stream(**options)
+    pub.bind("inproc://stream-block-join")
+    slow = stream(receive_timeout=5000, **options)
+    slow.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    accepted = 0
+    with pytest.raises(TransportTimeoutError):
+        while True:
+            pub.send(b"%d" % accepted)
+            accepted += 1
+    late = stream(receive_timeout=5000, **options)
+    late.connect(pub.endpoint)
+    assert pub.wait_for_subscribers(2, timeout=5) == 2
+    assert pub.get_stats().messages_sent == accepted
+    assert [slow.receive() for _ in range(accepted)] == [b"%d" % i for i in range(accepted)]
+    pub.send(b"after")  # the flusher sends it: nothing else will
+    assert slow.receive() == b"after" and late.receive() == b"after"
+
+
+def test_frames_stay_within_the_limits_when_threads_send_at_once(stream: Make) -> None:
+    pub = stream(high_water_mark=0, stream_max_messages=8, stream_max_bytes=80)
+    pub.bind("inproc://stream-overshoot")
+    plain = raw_sub(pub.endpoint)
+    try:
+        pub.wait_for_subscribers(1, timeout=5)
+        threads = [
+            threading.Thread(target=lambda n=n: [pub.send(b"t%d:%05d" % (n, i)) for i in range(5000)])
+            for n in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        frames = frames_until(plain, 40_000)
+        for thread in threads:
+            thread.join(30)
+    finally:
+        plain.close()
+    assert max(map(len, frames)) <= 8 and max(sum(map(len, f)) for f in frames) <= 80
+
+
+def test_a_transport_dropped_without_close_still_sends_its_frame(
+    stream: Make, address: Callable[[str], str]
+) -> None:
+    endpoint = address("ipc")
+    sub = stream(receive_timeout=10_000, high_water_mark=0)
+    sub.connect(endpoint)
+    child = textwrap.dedent(
+        f"""
+        import gc
+        from tea_transports import TransportConfig, create_transport
+        pub = create_transport(TransportConfig(transport_type="zeromq-stream", pattern="pub_sub",
+                               options={{"stream_max_delay_us": 100_000, "high_water_mark": 0}}))
+        pub.bind({endpoint!r})
+        pub.wait_for_subscribers(1, timeout=10)
+        for i in range(300):
+            pub.send(b"%d" % i)
+        del pub
+        gc.collect()
+        """
+    )
+    subprocess.run([sys.executable, "-W", "ignore::ResourceWarning", "-c", child], check=True, timeout=60)
+    assert [sub.receive() for _ in range(300)] == [b"%d" % i for i in range(300)]
+
+
+def test_a_payload_that_looks_like_an_acknowledgement(stream: Make) -> None:
+    pub, (sub,) = linked(stream, "inproc://stream-join-tag", high_water_mark=0)
+    sent = [JOIN_TAG + b"0123", b"m1", b"m2"]
+    pub.send_many(sent)
+    assert [sub.receive() for _ in sent] == sent
+
+
+def test_receive_timeout_holds_while_frames_for_others_arrive(stream: Make) -> None:
+    """Frames that reach this subscriber but hold nothing for it (b"a" + b"bX" begins with
+    its b"ab") do not restart its receive_timeout."""
+    pub = stream(high_water_mark=0, stream_max_delay_us=100)
+    pub.bind("inproc://stream-timeout")
+    sub = stream(high_water_mark=0, receive_timeout=300, subscribe_filter=b"ab")
+    sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    stop = threading.Event()
+
+    def sender() -> None:
+        while not stop.is_set():
+            pub.send_many([b"a", b"bX"])
+            stop.wait(0.002)
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    try:
+        with pytest.raises(TransportTimeoutError):
+            sub.receive()  # before the fix: only when the sender stops
+        assert thread.is_alive(), "the receive ended only when the frames stopped coming"
+    finally:
+        stop.set()
+        thread.join(10)

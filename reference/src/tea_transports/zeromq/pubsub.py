@@ -396,9 +396,10 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._acquire()
         try:
             inbox = self._inbox  # this call's own: close() replaces the attribute, never empties it
+            deadline = self._deadline(self.options.receive_timeout)  # one for the whole call
             while True:
                 if not inbox:
-                    self._read(inbox, noblock, self._receive_up_to, ahead_after_wait=False)
+                    self._read(inbox, noblock, self._receive_up_to, deadline, ahead_after_wait=False)
                 try:
                     message = inbox.popleft()
                 except IndexError:  # a signal handler's receive() took the last one
@@ -416,9 +417,10 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._acquire()
         try:
             inbox = self._inbox
+            deadline = self._deadline(self.options.receive_timeout)
             while True:
                 if len(inbox) < max_messages:  # top up; wait only when there is nothing at all
-                    self._read(inbox, noblock, max_messages, wait=not inbox)
+                    self._read(inbox, noblock, max_messages, deadline, wait=not inbox)
                 messages = self._take(inbox, max_messages)
                 if messages:
                     return messages
@@ -426,11 +428,19 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             self._release()
 
     def _read(
-        self, inbox: Deque[bytes], noblock: bool, up_to: int, wait: bool = True, ahead_after_wait: bool = True
+        self,
+        inbox: Deque[bytes],
+        noblock: bool,
+        up_to: int,
+        deadline: Optional[float],
+        wait: bool = True,
+        ahead_after_wait: bool = True,
     ) -> None:
         """Move queued messages into ``inbox`` until it holds ``up_to``; called with
-        ``_io_lock`` held. With ``wait``, the first is waited for as the options and
-        ``noblock`` say (raising on a timeout); without, an empty queue adds nothing.
+        ``_io_lock`` held. With ``wait``, the first is waited for until ``deadline`` (or
+        not at all with ``noblock``, raising on a timeout); without, an empty queue adds
+        nothing. A call may come back with nothing added (everything read was filtered
+        out): its caller reads again, with the same deadline.
         Without ``ahead_after_wait``, a message that had to be waited for comes alone: the
         queue was empty a moment ago, and looking for more would only cost a sparse stream
         another call.
@@ -461,7 +471,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                     return
                 if noblock:
                     raise self._nothing_ready(sock) from None
-                first = self._receive_waiting(sock, inbox)
+                first = self._receive_waiting(sock, inbox, deadline)
                 if first is None:  # another thread read ahead meanwhile: take from the inbox
                     return
                 if not ahead_after_wait:
@@ -515,9 +525,10 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             self._reconnect_if_dropped(sock, self._monitor)
         return TransportTimeoutError(f"cannot receive on {self.endpoint}: no message is ready (NOBLOCK)")
 
-    def _receive_waiting(self, sock: zmq.Socket[Any], inbox: Deque[bytes]) -> Optional[bytes]:
+    def _receive_waiting(
+        self, sock: zmq.Socket[Any], inbox: Deque[bytes], deadline: Optional[float]
+    ) -> Optional[bytes]:
         """Wait for a message; None when another thread has read some into ``inbox`` meanwhile."""
-        deadline = self._deadline(self.options.receive_timeout)
         reading = self._reading
         while True:
             if self._monitor is not None:

@@ -48,15 +48,15 @@ import weakref
 from collections import deque
 from dataclasses import replace
 from itertools import repeat, starmap
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import zmq
 
 from .._arguments import check_flags, check_payload
 from ..base import TransportConfig, TransportStats
-from ..errors import ConfigurationError, TransportError
+from ..errors import ConfigurationError, TransportError, TransportTimeoutError
 from .base import translate_error
-from .framing import JOIN_TAG, FramingError, TopicTable, pack, split_by_topic, unpack
+from .framing import JOIN_TAG, MAGIC, FramingError, TopicTable, pack, split_by_topic, unpack
 from .pubsub import _COPY_THRESHOLD, _NOBLOCK, ZeroMQPubSubTransport, _backend_send
 
 __all__ = ["STREAM_OPTIONS", "ZeroMQStreamTransport"]
@@ -217,10 +217,13 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         armed, or the transport closed (then ``data`` leaves only if a flush took it)."""
         self._acquire()
         try:
-            if self._closed or self._publisher is None:  # closed meanwhile, or never a publisher
-                if _take_back(self._pending, data) or self._publisher is None:
+            if self._closed:  # meanwhile: if close() sent it, it was sent; if not, it is not
+                if _take_back(self._pending, data):
                     raise self._wrong_role("send", "publisher")
-                return  # a flush took it before the close
+                return
+            if self._publisher is None:  # never a publisher
+                _take_back(self._pending, data)
+                raise self._wrong_role("send", "publisher")
             sock = self._publisher
             if self._flushing:
                 return
@@ -263,44 +266,72 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
     def _flush(self, sock: zmq.Socket[Any], noblock: bool, closing: bool = False) -> None:
         """Send the pending messages as frames, in order, then acknowledge the joins seen;
         under the lock. What a failure leaves unsent goes back in front of anything added
-        meanwhile."""
+        meanwhile (and no join is acknowledged before it leaves)."""
         pending = self._pending
         batch = list(starmap(pending.popleft, repeat((), len(pending))))
         self._counted = self._counted_bytes = 0
+        prefixes = tuple(self._subscriptions)  # as last read: at a frame's start, or since
+        if prefixes != self._table_prefixes:
+            self._table, self._table_prefixes = TopicTable(prefixes), prefixes
         sent = 0
         self._flushing = True
         try:
-            for run in split_by_topic(batch, self._table) if batch else ():
+            for frame in self._frames(batch):
                 if closing:
-                    self._send_last_frame(sock, pack(run))
+                    self._send_last_frame(sock, pack(frame))
                 else:
-                    self._send_frame(sock, pack(run), noblock)
-                sent += len(run)
-                self._sent += len(run)
-                self._sent_bytes += sum(map(len, run))
+                    self._send_frame(sock, pack(frame), noblock)
+                sent += len(frame)
+                self._sent += len(frame)
+                self._sent_bytes += sum(map(len, frame))
         finally:
             self._flushing = False
             if sent < len(batch):
                 rest = batch[sent:]
                 pending.extendleft(reversed(rest))
                 self._counted, self._counted_bytes = len(rest), sum(map(len, rest))
+        if not pending:
+            self._armed = False  # the next send() opens a frame: under the lock, reading subscriptions
         if self._joins:
             self._acknowledge(sock)
+
+    def _frames(self, batch: List[bytes]) -> Iterator[List[bytes]]:
+        """``batch`` cut into frames: by topic, then within the limits (threads that send
+        at once may have added a few messages past them)."""
+        most, room = self._frame_messages, self._frame_bytes
+        for run in split_by_topic(batch, self._table) if batch else ():
+            if len(run) <= most and sum(map(len, run)) <= room:
+                yield run
+                continue
+            frame: List[bytes] = []
+            size = 0
+            for message in run:
+                if frame and (len(frame) == most or size + len(message) > room):
+                    yield frame
+                    frame, size = [], 0
+                frame.append(message)
+                size += len(message)
+            yield frame
 
     def _open_frame(self, sock: zmq.Socket[Any]) -> None:
         """Before a frame's first message: read the subscriptions, which group its messages
         (one that arrives later only splits frames more finely than needed, or belongs to a
         joiner, which ignores the frame), and acknowledge the joins seen."""
         self._drain_notes(sock)
-        prefixes = tuple(self._subscriptions)
-        if prefixes != self._table_prefixes:
-            self._table, self._table_prefixes = TopicTable(prefixes), prefixes
         if self._joins:
-            self._flush(sock, noblock=True)
+            self._flush_for_joins(sock)
 
     def _drain_subscriptions(self, sock: zmq.Socket[Any]) -> None:
         super()._drain_subscriptions(sock)
-        if self._joins and not self._flushing:  # what is pending must reach the joiner first
+        if self._joins:
+            self._flush_for_joins(sock)
+
+    def _flush_for_joins(self, sock: zmq.Socket[Any]) -> None:
+        """Send what is pending, then the acknowledgements: a joiner ignores what comes
+        before its own. In block mode, with no room now, both wait for a later flush."""
+        if self._flushing:
+            return
+        with contextlib.suppress(TransportTimeoutError):
             self._flush(sock, noblock=True)
 
     def _note(self, kind: bytes, prefix: bytes) -> None:
@@ -315,13 +346,11 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         the next flush (a lost one would leave the subscriber's new filter unconfirmed)."""
         joins, self._joins = self._joins, []
         for index, join in enumerate(joins):
-            try:
-                sock.send(join, _NOBLOCK)
-            except zmq.Again:
+            try:  # drop mode: a full subscriber that also matches it must not hold it back
+                self._send_frame(sock, join, noblock=True)
+            except TransportTimeoutError:  # block mode, no room yet
                 self._joins = joins[index:]
                 return
-            except zmq.ZMQError as exc:
-                raise translate_error(exc, "acknowledge a subscription", self.endpoint) from exc
 
     def _send_frame(self, sock: zmq.Socket[Any], frame: bytes, noblock: bool) -> None:
         try:
@@ -355,7 +384,10 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
             sock = self._publisher
             if sock is None:
                 return None
-            self._drain_subscriptions(sock)  # the peer monitor too, so its queue stays short
+            try:
+                self._drain_subscriptions(sock)  # the peer monitor too, so its queue stays short
+            except TransportError:  # broken or closed: the next send() or close() says so
+                return None
             if self._pending:
                 due = self._pending_since + self._delay - time.monotonic()
                 if due > 0:
@@ -420,13 +452,18 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
                 self._join(sock, prefix)
             elif option == zmq.UNSUBSCRIBE:
                 self._confirmed = tuple(p for p in self._confirmed if p != prefix)
+                # an acknowledgement still on its way must not confirm a later subscribe
+                for join in [j for j, p in self._joining.items() if p == prefix]:
+                    del self._joining[join]
+                    if sock is not None:
+                        sock.setsockopt(zmq.UNSUBSCRIBE, join)
 
     def _fill(self, inbox: Deque[bytes], sock: zmq.Socket[Any], first: bytes, up_to: int) -> None:
         """Unpack ``first`` and as many more queued frames as ``up_to`` messages need into
         ``inbox``, keeping the messages of confirmed filters still in force."""
         frame: Optional[bytes] = first
         while frame is not None:
-            if frame.startswith(JOIN_TAG):
+            if frame.startswith(JOIN_TAG) and not frame.endswith(MAGIC):  # an acknowledgement
                 self._joined(sock, frame)
             else:
                 try:
@@ -459,16 +496,18 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
 def _flush_when_due(
     ref: Callable[[], Optional[ZeroMQStreamTransport]], due: threading.Event, delay: float
 ) -> None:
-    """The flusher thread: sends a pending frame ``delay`` after its first message. It
-    holds the transport only while it acts, so an abandoned transport can be collected."""
+    """The flusher thread: sends a pending frame ``delay`` after its first message. While a
+    frame waits it holds the transport, so one dropped without close() still sends it; it
+    lets go between frames, so an abandoned transport can be collected."""
     while due.wait():
         transport = ref()
         if transport is None or transport._closed:
             return
         wait = transport._flush_if_due()
-        del transport
-        if wait is not None:
+        while wait is not None and not transport._closed:
             time.sleep(wait)  # the configured delay, not a synchronisation
+            wait = transport._flush_if_due()
+        del transport
 
 
 def _take_back(pending: Deque[bytes], data: bytes) -> bool:
