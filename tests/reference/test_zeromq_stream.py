@@ -386,9 +386,16 @@ def test_a_forked_copy_refuses_to_send(stream: Make) -> None:
     assert [sub.receive(), sub.receive()] == [b"opens a frame", b"from the parent"]
 
 
-def test_what_waits_in_a_frame_leaves_when_the_process_exits(
-    stream: Make, address: Callable[[str], str]
+@pytest.mark.parametrize(
+    ("delay_us", "ending"),
+    [(10_000_000, ""), (100_000, "del pub; import gc; gc.collect()")],
+    ids=["exit-without-close", "dropped-without-close"],
+)
+def test_what_waits_in_a_frame_leaves_with_the_process(
+    stream: Make, address: Callable[[str], str], delay_us: int, ending: str
 ) -> None:
+    """A publisher process that exits, or drops its transport, without close(): the exit hook,
+    or the flusher (which holds the transport while a frame waits), sends the last frame."""
     endpoint = address("ipc")
     sub = stream(receive_timeout=10_000, high_water_mark=0)
     sub.connect(endpoint)
@@ -396,14 +403,15 @@ def test_what_waits_in_a_frame_leaves_when_the_process_exits(
         f"""
         from tea_transports import TransportConfig, create_transport
         pub = create_transport(TransportConfig(transport_type="zeromq-stream", pattern="pub_sub",
-                               options={{"stream_max_delay_us": 10_000_000, "high_water_mark": 0}}))
+                               options={{"stream_max_delay_us": {delay_us}, "high_water_mark": 0}}))
         pub.bind({endpoint!r})
         pub.wait_for_subscribers(1, timeout=10)
         for i in range(300):
             pub.send(b"%d" % i)
-        """  # no close(): the exit hook sends the last frame
+        {ending}
+        """
     )
-    subprocess.run([sys.executable, "-c", child], check=True, timeout=60)
+    subprocess.run([sys.executable, "-W", "ignore::ResourceWarning", "-c", child], check=True, timeout=60)
     assert [sub.receive() for _ in range(300)] == [b"%d" % i for i in range(300)]
 
 
@@ -495,30 +503,6 @@ def test_frames_stay_within_the_limits_when_threads_send_at_once(stream: Make) -
     finally:
         plain.close()
     assert max(map(len, frames)) <= 8 and max(sum(map(len, f)) for f in frames) <= 80
-
-
-def test_a_transport_dropped_without_close_still_sends_its_frame(
-    stream: Make, address: Callable[[str], str]
-) -> None:
-    endpoint = address("ipc")
-    sub = stream(receive_timeout=10_000, high_water_mark=0)
-    sub.connect(endpoint)
-    child = textwrap.dedent(
-        f"""
-        import gc
-        from tea_transports import TransportConfig, create_transport
-        pub = create_transport(TransportConfig(transport_type="zeromq-stream", pattern="pub_sub",
-                               options={{"stream_max_delay_us": 100_000, "high_water_mark": 0}}))
-        pub.bind({endpoint!r})
-        pub.wait_for_subscribers(1, timeout=10)
-        for i in range(300):
-            pub.send(b"%d" % i)
-        del pub
-        gc.collect()
-        """
-    )
-    subprocess.run([sys.executable, "-W", "ignore::ResourceWarning", "-c", child], check=True, timeout=60)
-    assert [sub.receive() for _ in range(300)] == [b"%d" % i for i in range(300)]
 
 
 def test_a_payload_that_looks_like_an_acknowledgement(stream: Make) -> None:
