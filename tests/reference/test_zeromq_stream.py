@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
@@ -387,32 +388,64 @@ def test_a_forked_copy_refuses_to_send(stream: Make) -> None:
 
 
 @pytest.mark.parametrize(
-    ("delay_us", "ending"),
-    [(10_000_000, ""), (100_000, "del pub; import gc; gc.collect()")],
-    ids=["exit-without-close", "dropped-without-close"],
+    "ending",
+    [
+        "",  # exit without close(): the exit hook sends the last frame
+        "del pub; import gc; gc.collect()",  # dropped: its finalizer closes it
+        # dropped after the flusher went idle, with a frame waiting (the flusher cannot help)
+        "while pub._flusher_busy: time.sleep(0.001)\n"
+        "for i in range(300, 310): pub.send(b'%d' % i)\n"
+        "del pub; import gc; gc.collect()",
+    ],
+    ids=["exit-without-close", "dropped", "dropped-after-the-flusher-went-idle"],
 )
 def test_what_waits_in_a_frame_leaves_with_the_process(
-    stream: Make, address: Callable[[str], str], delay_us: int, ending: str
+    stream: Make, address: Callable[[str], str], ending: str
 ) -> None:
-    """A publisher process that exits, or drops its transport, without close(): the exit hook,
-    or the flusher (which holds the transport while a frame waits), sends the last frame."""
     endpoint = address("ipc")
     sub = stream(receive_timeout=10_000, high_water_mark=0)
     sub.connect(endpoint)
-    child = textwrap.dedent(
-        f"""
-        from tea_transports import TransportConfig, create_transport
-        pub = create_transport(TransportConfig(transport_type="zeromq-stream", pattern="pub_sub",
-                               options={{"stream_max_delay_us": {delay_us}, "high_water_mark": 0}}))
-        pub.bind({endpoint!r})
-        pub.wait_for_subscribers(1, timeout=10)
-        for i in range(300):
-            pub.send(b"%d" % i)
-        {ending}
-        """
+    child = (
+        textwrap.dedent(
+            f"""
+            import time
+            from tea_transports import TransportConfig, create_transport
+            pub = create_transport(TransportConfig(transport_type="zeromq-stream", pattern="pub_sub",
+                                   options={{"stream_max_delay_us": 100_000, "high_water_mark": 0}}))
+            pub.bind({endpoint!r})
+            pub.wait_for_subscribers(1, timeout=10)
+            for i in range(300):
+                pub.send(b"%d" % i)
+            """
+        )
+        + ending
     )
     subprocess.run([sys.executable, "-W", "ignore::ResourceWarning", "-c", child], check=True, timeout=60)
-    assert [sub.receive() for _ in range(300)] == [b"%d" % i for i in range(300)]
+    count = 310 if "300, 310" in ending else 300
+    assert [sub.receive() for _ in range(count)] == [b"%d" % i for i in range(count)]
+
+
+@pytest.mark.parametrize("kind", ["zeromq", "zeromq-stream"])
+def test_a_close_begun_under_the_lock_is_finished_by_the_next_close(
+    stream: Make, address: Callable[[str], str], kind: str
+) -> None:
+    """What close() sees when a signal handler interrupts a call that holds the lock: it can
+    only begin. A later close() (the exit hook calls one) finishes it: what was sent leaves,
+    and the socket and its ipc file are gone."""
+    endpoint = address("ipc")
+    pub = stream(kind, high_water_mark=0, **({"stream_max_delay_us": 10_000_000} if "stream" in kind else {}))
+    pub.bind(endpoint)
+    sub = stream(kind, receive_timeout=5000, high_water_mark=0)
+    sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    for i in range(10):
+        pub.send(b"%d" % i)
+    with pub._io_lock:  # as the interrupted call holds it
+        pub.close()
+    assert pub._socket is not None  # begun only
+    pub.close()
+    assert pub._socket is None and not os.path.exists(endpoint[len("ipc://") :])
+    assert [sub.receive() for _ in range(10)] == [b"%d" % i for i in range(10)]
 
 
 # -- found by attacking it ----------------------------------------------------------------
@@ -536,3 +569,50 @@ def test_receive_timeout_holds_while_frames_for_others_arrive(stream: Make) -> N
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_block_mode_a_refused_send_was_not_sent_with_threads(stream: Make) -> None:
+    """Threads append to the frame that a timed-out send() would take back: one whose
+    message left in an earlier frame of the flush must not report it refused."""
+    options: Dict[str, Any] = dict(high_water_mark=8192, on_hwm="block", send_timeout=20)
+    pub = stream(**options)
+    pub.bind("inproc://stream-block-threads")
+    sub = stream(receive_timeout=5000, **options)
+    sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    accepted: Dict[int, List[int]] = {t: [] for t in range(3)}
+    refused: Dict[int, List[int]] = {t: [] for t in range(3)}
+
+    def sender(t: int) -> None:
+        for i in range(30_000):
+            try:
+                pub.send(b"%d:%d" % (t, i))
+                accepted[t].append(i)
+            except TransportTimeoutError:
+                refused[t].append(i)
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(3)]
+    for thread in threads:
+        thread.start()
+    got: List[bytes] = []
+    while any(thread.is_alive() for thread in threads):
+        with contextlib.suppress(TransportTimeoutError):
+            got.extend(sub.receive_many(64, flags=zmq.NOBLOCK))
+        time.sleep(0.002)  # pacing, not synchronisation: a slow reader fills the queue
+    for thread in threads:
+        thread.join(30)
+    pub.close()
+    got.extend(_drain(sub))
+    assert any(refused.values()), "no send timed out: the test did not test"
+    for t in range(3):
+        mine = [int(m.split(b":")[1]) for m in got if m.startswith(b"%d:" % t)]
+        assert mine == accepted[t]  # every accepted one, in order; no refused one
+
+
+def test_subscribing_to_the_reserved_prefix_is_refused(stream: Make) -> None:
+    with pytest.raises(ConfigurationError, match="stream mode's own"):
+        stream(subscribe_filter=JOIN_TAG + b"x")
+    sub = stream()
+    sub.connect("inproc://stream-reserved")
+    with pytest.raises(ConfigurationError, match="stream mode's own"):
+        sub.subscribe(JOIN_TAG)

@@ -12,7 +12,8 @@
   waiter and takes the lock before it touches the socket.
 * ``close()`` from a signal handler that interrupted this thread inside a socket call
   (the lock is then held by this very thread) only marks the transport closed and wakes
-  it; the interrupted call, or the next call, or the exit hook, finishes the close.
+  it; the interrupted call if it waits, or the next call, another ``close()`` or the exit
+  hook, finishes the close.
 * Fork: a copy in a child process raises ``TransportStateError`` on use; its ``close()``
   leaves the parent's resources alone (see ``lifecycle``).
 """
@@ -339,6 +340,10 @@ class ZeroMQTransport(Transport):
     def close(self) -> None:
         """Close; idempotent, safe from another thread, from a signal handler, and after fork."""
         if next(self._close_calls):
+            # a close that a signal handler could only begin (below) ends here, or at exit
+            if self._closed and self._socket is not None and not self._owned() and not self._forked:
+                with self._io_lock:
+                    self._finish_close()
             return
         self._closed = True
         if self._forked or self._pid != os.getpid():
@@ -350,7 +355,8 @@ class ZeroMQTransport(Transport):
         if self._owned():
             # a signal handler interrupted this thread inside a call that holds the lock:
             # waiting for it would deadlock. The role shortcuts go now, so no new I/O starts;
-            # the interrupted call (or the next call, or the exit hook) closes the socket.
+            # the interrupted call if it waits, the next call, another close() or the exit
+            # hook closes the socket.
             self._detach_shortcuts()
             return
         with self._io_lock:  # a waiting send/receive has woken and left

@@ -122,6 +122,8 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         #: and the filters each outstanding join prefix will confirm
         self._confirmed: Tuple[bytes, ...] = ()
         self._joining: Dict[bytes, bytes] = {}
+        for prefix in self._filters:
+            _not_reserved(prefix)
 
     @property
     def frame_messages(self) -> int:
@@ -238,8 +240,9 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         try:
             self._flush(sock, noblock)
         except TransportError:
-            _take_back(self._pending, data)  # not sent, so not accepted: the error says so
-            raise
+            if _take_back(self._pending, data):  # not sent, so not accepted: the error says so
+                raise
+            # it left in an earlier frame; what other threads added stays for the next flush
         if self._pending and self._delay:  # other threads added meanwhile: a new frame
             self._arm()
         else:
@@ -419,6 +422,12 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         super()._finish_close()
         self._flush_due.set()  # the flusher sees the transport closed, and ends
 
+    def __del__(self) -> None:
+        super().__del__()  # the ResourceWarning
+        with contextlib.suppress(Exception):  # (also when __init__ failed half-way)
+            if self._role == "publisher" and not self._closed and self._pending:
+                self.close()  # what was sent leaves, as close() would send it
+
     def _forget_role_resources(self) -> None:
         super()._forget_role_resources()
         self._pending = deque()  # the parent process sends them
@@ -444,6 +453,7 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         sock.setsockopt(zmq.SUBSCRIBE, join)
 
     def _change_subscription(self, prefix: bytes, option: int) -> None:
+        _not_reserved(prefix)
         with self._io_lock:
             known = set(self._filters)
             super()._change_subscription(prefix, option)
@@ -517,3 +527,11 @@ def _take_back(pending: Deque[bytes], data: bytes) -> bool:
             del pending[index]
             return True
     return False
+
+
+def _not_reserved(prefix: bytes) -> None:
+    if prefix.startswith(JOIN_TAG):
+        raise ConfigurationError(
+            f"cannot subscribe to {prefix!r}: prefixes that begin with {JOIN_TAG!r} are stream "
+            f"mode's own (its joins); choose another topic"
+        )
