@@ -64,10 +64,11 @@ __all__ = ["STREAM_OPTIONS", "ZeroMQStreamTransport"]
 #: option -> (default, minimum, maximum)
 _LIMITS = {
     "stream_max_messages": (256, 1, 65_535),
-    "stream_max_bytes": (65_536, 1, 2**31 - 1),
+    "stream_max_bytes": (262_144, 1, 2**31 - 1),
     "stream_max_delay_us": (500, 0, 10_000_000),
 }
 STREAM_OPTIONS = frozenset(_LIMITS)
+_monotonic = time.monotonic
 #: each queue has room for at least this many frames, however few messages they carry
 _FRAGMENTED_FRAMES = 1024
 
@@ -109,6 +110,9 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         #: of the others has at most _small bytes)
         self._counted = self._counted_bytes = 0
         self._armed = False  # the flusher knows of the pending frame
+        #: when the pending frame must leave (monotonic s); 0 when no frame is armed, so
+        #: send() leaves its inline path for one that opens a frame or has waited too long
+        self._due = 0.0
         self._flusher_busy = False  # the flusher watches frames (else it waits for _flush_due)
         self._pending_since = 0.0
         self._flushing = False  # a signal handler's send() must not overtake a flush
@@ -151,13 +155,15 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         if flags or type(data) is not bytes:
             return self._send_locked(check_payload(data), check_flags(flags))
         size = len(data)
-        if size > self._small or not self._armed or self._closed:
+        # the delay is checked here too: a sender that keeps the GIL busy would hold the
+        # flusher thread back by up to the interpreter's switch interval (5 ms)
+        if size > self._small or _monotonic() >= self._due:
             return self._send_locked(data, False)
         # the common case, a small message for an open frame, without the lock: a flush
         # takes only what it finds, so this message is either in its frame or in the next
         pending = self._pending
         pending.append(data)
-        if len(pending) >= self._frame_messages or not self._armed or self._closed:
+        if len(pending) >= self._frame_messages or not self._due:  # full, disarmed or closed meanwhile
             self._after_append(data)
         return size
 
@@ -209,7 +215,12 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         self._counted_bytes += size
         if self._flushing:
             return
-        if len(pending) >= self._frame_messages or size >= self._frame_bytes or (alone and not self._delay):
+        if (
+            len(pending) >= self._frame_messages
+            or size >= self._frame_bytes
+            or (self._armed and _monotonic() >= self._due)
+            or (alone and not self._delay)
+        ):
             self._flush_or_take_back(sock, data, noblock)
         elif self._delay and not self._armed:
             self._arm()
@@ -246,11 +257,18 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         if self._pending and self._delay:  # other threads added meanwhile: a new frame
             self._arm()
         else:
-            self._armed = False  # the next send() opens a frame
+            self._disarm()
+
+    def _disarm(self) -> None:
+        """No frame is pending: the next send() opens one, under the lock (which reads the
+        subscriptions that group it)."""
+        self._armed = False
+        self._due = 0.0
 
     def _arm(self) -> None:
         """Have the flusher send the pending frame ``stream_max_delay_us`` from now."""
-        self._pending_since = time.monotonic()
+        self._pending_since = _monotonic()
+        self._due = self._pending_since + self._delay
         self._armed = True
         if not self._flusher_busy:  # waking a thread per frame would cost more than the frame
             self._flusher_busy = True
@@ -294,7 +312,7 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
                 pending.extendleft(reversed(rest))
                 self._counted, self._counted_bytes = len(rest), sum(map(len, rest))
         if not pending:
-            self._armed = False  # the next send() opens a frame: under the lock, reading subscriptions
+            self._disarm()
         if self._joins:
             self._acknowledge(sock)
 
@@ -402,7 +420,7 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
                     return self._delay
             # disarm first, then look: a send() that appended meanwhile either is seen here
             # or sees the flusher disarmed and arms it
-            self._armed = False
+            self._disarm()
             if self._pending:
                 self._arm()
                 return self._delay
@@ -428,8 +446,13 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
             if self._role == "publisher" and not self._closed and self._pending:
                 self.close()  # what was sent leaves, as close() would send it
 
+    def close(self) -> None:
+        self._due = 0.0  # first: a send() that appends from now on takes the lock, and sees it
+        super().close()
+
     def _forget_role_resources(self) -> None:
         super()._forget_role_resources()
+        self._due = 0.0
         self._pending = deque()  # the parent process sends them
         self._flusher = None
 
