@@ -385,7 +385,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
         """Return the next message that matches this subscriber's filters."""
-        noblock = check_flags(flags) if flags else False
+        if flags and (flags != _NOBLOCK or type(flags) is not int):
+            check_flags(flags)  # raises: NOBLOCK is the only flag
         if not self._refilter:
             # a message read ahead is taken without the lock: popleft() is atomic, and
             # close() (even from a signal handler) replaces the inbox before it returns
@@ -393,6 +394,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 return self._inbox.popleft()
             except IndexError:
                 pass
+        noblock = bool(flags)
         self._acquire()
         try:
             inbox = self._inbox  # this call's own: close() replaces the attribute, never empties it
