@@ -616,3 +616,18 @@ def test_subscribing_to_the_reserved_prefix_is_refused(stream: Make) -> None:
     sub.connect("inproc://stream-reserved")
     with pytest.raises(ConfigurationError, match="stream mode's own"):
         sub.subscribe(JOIN_TAG)
+
+
+@pytest.mark.parametrize("kind", ["zeromq", "zeromq-stream"])
+@pytest.mark.parametrize("flags", [False, 0.0, None, "", b"", True, 1.0, "1"])
+def test_flags_that_are_not_an_int_are_refused(stream: Make, kind: str, flags: Any) -> None:
+    """Falsy ones too: a flags=None must not pass for 0 on the fast paths."""
+    pub, (sub,) = linked(stream, f"inproc://stream-flags-{kind}", kind=kind)
+    pub.send(b"queued")  # so receive() would find a message without checking anything else
+    pub.close()
+    with pytest.raises(TypeError, match="flags must be an int"):
+        pub.send(b"x", flags)
+    with pytest.raises(TypeError, match="flags must be an int"):
+        sub.receive(flags=flags)
+    with pytest.raises(TypeError, match="flags must be an int"):
+        sub.receive_many(flags=flags)

@@ -184,7 +184,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
     def send(self, data: Any, flags: int = 0) -> int:
         """Publish ``data`` to every subscriber whose filter matches (see ``Transport.send``)."""
         noblock = False
-        if flags or type(data) is not bytes:
+        if flags or type(flags) is not int or type(data) is not bytes:  # (False, None: refused)
             noblock = check_flags(flags)
             data = check_payload(data)
         size = len(data)
@@ -385,8 +385,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
         """Return the next message that matches this subscriber's filters."""
-        if flags and (flags != _NOBLOCK or type(flags) is not int):
-            check_flags(flags)  # raises: NOBLOCK is the only flag
+        if type(flags) is not int or (flags and flags != _NOBLOCK):
+            check_flags(flags)  # raises: 0 and NOBLOCK are the only flags
         if not self._refilter:
             # a message read ahead is taken without the lock: popleft() is atomic, and
             # close() (even from a signal handler) replaces the inbox before it returns
@@ -415,7 +415,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         """One wait, then every queued message up to ``max_messages``; see ``Transport.receive_many``."""
         if type(max_messages) is not int or max_messages < 1:
             raise TypeError(f"max_messages must be an int >= 1, got {max_messages!r}")
-        noblock = check_flags(flags) if flags else False
+        noblock = check_flags(flags) if flags or type(flags) is not int else False
         self._acquire()
         try:
             inbox = self._inbox

@@ -6,8 +6,10 @@ libzmq spends about the same work on a message of 64 bytes as on one of 4 KiB, a
 same subscribers into one ZeroMQ message (see ``framing``), and the subscriber unpacks it:
 each ``send()`` and ``receive()`` still moves one message. A frame leaves when it holds
 ``stream_max_messages`` messages, or when the next message would take it past
-``stream_max_bytes``, or ``stream_max_delay_us`` after its first message was sent (a
-flusher thread sees to that), or at ``close()``.
+``stream_max_bytes``, or ``stream_max_delay_us`` after its first message was sent, or at
+``close()``. The delay is kept by ``send()`` itself and by a flusher thread; the thread
+needs the GIL, so a sender that computes in pure Python between sends, for longer than the
+delay, holds a lone message back up to the interpreter's switch interval (5 ms).
 
 What stays exact:
 
@@ -152,7 +154,7 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Add ``data`` to the next frame (see ``Transport.send``); a full frame leaves now."""
-        if flags or type(data) is not bytes:
+        if flags or type(flags) is not int or type(data) is not bytes:
             return self._send_locked(check_payload(data), check_flags(flags))
         size = len(data)
         # the delay is checked here too: a sender that keeps the GIL busy would hold the
