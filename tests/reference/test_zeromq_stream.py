@@ -10,7 +10,7 @@ import sys
 import textwrap
 import threading
 import time
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import zmq
@@ -35,9 +35,7 @@ from tea_transports.zeromq.framing import (
     split_by_topic,
     unpack,
 )
-
-PROTOCOLS = ["inproc", "ipc", "tcp"]
-Make = Callable[..., Any]
+from test_zeromq_pubsub import PROTOCOLS, Make, linked  # the same helpers as plain mode
 
 
 @pytest.fixture
@@ -53,16 +51,6 @@ def stream() -> Iterator[Make]:
     yield make
     for transport in made:
         transport.close()
-
-
-def linked(make: Make, address: str, subscribers: int = 1, **options: Any) -> Tuple[Any, List[Any]]:
-    pub = make(**options)
-    pub.bind(address)
-    subs = [make(receive_timeout=5000, **options) for _ in range(subscribers)]
-    for sub in subs:
-        sub.connect(pub.endpoint)
-    pub.wait_for_subscribers(subscribers, timeout=5)
-    return pub, subs
 
 
 def raw_sub(endpoint: str) -> zmq.Socket[Any]:
