@@ -6,7 +6,7 @@ Accepted forms (``role`` is "bind" or "connect"):
   an interface name, and PORT may be ``*`` (an ephemeral port, readable afterwards from
   ``Transport.endpoint``); to connect, both must be concrete. IPv6 hosts in brackets.
 * ``ipc://PATH`` — where pyzmq supports ipc; PATH at most ``zmq.IPC_PATH_MAX_LEN`` bytes
-  (107 on Linux). ``ipc://*`` is refused: libzmq would put it under the current directory.
+  (107 on Linux). ``ipc://*…`` is refused: libzmq would make up a path of its own.
 * ``inproc://NAME`` — same process only; works on every platform.
 
 :func:`local_endpoint` makes a same-machine endpoint: an ipc socket inside a private
@@ -98,10 +98,11 @@ def _check_ipc(address: str, path: str, role: str) -> None:
             f"cannot {role} {address!r}: this pyzmq has no ipc support (as on Windows); "
             f"use inproc:// within one process or tcp://127.0.0.1:PORT across processes"
         )
-    if path == "*":
+    if path.startswith("*"):  # libzmq takes any such path for its wildcard
         raise AddressError(
-            f"cannot {role} {address!r}: ipc://* would create a socket under the current "
-            f"directory; use tea_transports.zeromq.local_endpoint(name) for a private path"
+            f"cannot {role} {address!r}: libzmq reads an ipc path that begins with * as "
+            f"'make one up' and creates a socket in a directory of its own; use "
+            f"tea_transports.zeromq.local_endpoint(name) for a private path"
         )
     length = len(os.fsencode(path))
     if length > IPC_PATH_MAX_LEN:

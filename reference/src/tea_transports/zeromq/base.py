@@ -208,7 +208,14 @@ class ZeroMQTransport(Transport):
                 with ipc_bind_lock(address, rest) as path:  # check and bind, atomic among binders
                     check_ipc_free(address, path)
                     sock = self._create(kind, role, address, operation)
-                    self._ipc_path, self._ipc_inode = path, os.lstat(path).st_ino
+                    try:
+                        self._ipc_path, self._ipc_inode = path, os.lstat(path).st_ino
+                    except OSError as exc:  # libzmq bound somewhere else: never leak the socket
+                        self._discard(sock)
+                        raise AddressError(
+                            f"cannot bind {address}: libzmq bound it but {path} is not there "
+                            f"({exc.strerror}); check the address"
+                        ) from exc
             else:
                 sock = self._create(kind, role, address, operation)
             if self._closed:  # by a signal handler during the bind: finish its close
