@@ -208,13 +208,11 @@ def test_a_plain_publisher_is_refused_clearly(stream: Make) -> None:
     [(0, 256, 256, 0), (65536, 8, 8, 8191), (65536, 256, 64, 1023), (1000, 256, 1, 1000), (123, 256, 1, 123)],
 )
 def test_high_water_marks_count_frames_of_a_share_of_the_mark(
-    stream: Make, hwm: int, most: int, per_frame: int, frames: int
+    stream: Make, address: Callable[[str], str], hwm: int, most: int, per_frame: int, frames: int
 ) -> None:
     """A frame carries at most a 1024th of the mark; libzmq's marks count frames, and with
     the fewer-than-a-frame of messages each side holds in Python they stay within it."""
-    pub, (sub,) = linked(
-        stream, f"inproc://stream-hwm-{hwm}-{most}", high_water_mark=hwm, stream_max_messages=most
-    )
+    pub, (sub,) = linked(stream, address("inproc"), high_water_mark=hwm, stream_max_messages=most)
     assert pub.frame_messages == sub.frame_messages == per_frame
     assert pub.socket_option(zmq.SNDHWM) == sub.socket_option(zmq.RCVHWM) == frames
     assert sub.read_ahead == per_frame - 1
@@ -608,9 +606,11 @@ def test_subscribing_to_the_reserved_prefix_is_refused(stream: Make) -> None:
 
 @pytest.mark.parametrize("kind", ["zeromq", "zeromq-stream"])
 @pytest.mark.parametrize("flags", [False, 0.0, None, "", b"", True, 1.0, "1"])
-def test_flags_that_are_not_an_int_are_refused(stream: Make, kind: str, flags: Any) -> None:
+def test_flags_that_are_not_an_int_are_refused(
+    stream: Make, address: Callable[[str], str], kind: str, flags: Any
+) -> None:
     """Falsy ones too: a flags=None must not pass for 0 on the fast paths."""
-    pub, (sub,) = linked(stream, f"inproc://stream-flags-{kind}", kind=kind)
+    pub, (sub,) = linked(stream, address("inproc"), kind=kind)
     pub.send(b"queued")  # so receive() would find a message without checking anything else
     pub.close()
     with pytest.raises(TypeError, match="flags must be an int"):
