@@ -379,7 +379,10 @@ def test_a_forked_copy_refuses_to_send(stream: Make) -> None:
         "",  # exit without close(): the exit hook sends the last frame
         "del pub; import gc; gc.collect()",  # dropped: its finalizer closes it
         # dropped after the flusher went idle, with a frame waiting (the flusher cannot help)
-        "while pub._flusher_busy: time.sleep(0.001)\n"
+        "import threading\n"
+        "idle, deadline = threading.Event(), time.monotonic() + 10\n"
+        "while pub._flusher_busy and time.monotonic() < deadline: idle.wait(0.001)\n"
+        "assert not pub._flusher_busy, 'the flusher never went idle'\n"
         "for i in range(300, 310): pub.send(b'%d' % i)\n"
         "del pub; import gc; gc.collect()",
     ],
@@ -581,12 +584,14 @@ def test_block_mode_a_refused_send_was_not_sent_with_threads(stream: Make) -> No
     for thread in threads:
         thread.start()
     got: List[bytes] = []
-    while any(thread.is_alive() for thread in threads):
+    deadline = time.monotonic() + 120
+    while any(thread.is_alive() for thread in threads) and time.monotonic() < deadline:
         with contextlib.suppress(TransportTimeoutError):
             got.extend(sub.receive_many(64, flags=zmq.NOBLOCK))
-        time.sleep(0.002)  # pacing, not synchronisation: a slow reader fills the queue
+        threads[0].join(0.002)  # a slow reader (64 per 2 ms) fills the queue: sends time out
     for thread in threads:
         thread.join(30)
+        assert not thread.is_alive()
     pub.close()
     got.extend(_drain(sub))
     assert any(refused.values()), "no send timed out: the test did not test"

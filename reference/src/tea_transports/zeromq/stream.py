@@ -116,7 +116,6 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         #: send() leaves its inline path for one that opens a frame or has waited too long
         self._due = 0.0
         self._flusher_busy = False  # the flusher watches frames (else it waits for _flush_due)
-        self._pending_since = 0.0
         self._flushing = False  # a signal handler's send() must not overtake a flush
         self._table = TopicTable()
         self._table_prefixes: Tuple[bytes, ...] = ()
@@ -269,8 +268,7 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
 
     def _arm(self) -> None:
         """Have the flusher send the pending frame ``stream_max_delay_us`` from now."""
-        self._pending_since = _monotonic()
-        self._due = self._pending_since + self._delay
+        self._due = _monotonic() + self._delay
         self._armed = True
         if not self._flusher_busy:  # waking a thread per frame would cost more than the frame
             self._flusher_busy = True
@@ -412,13 +410,13 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
             except TransportError:  # broken or closed: the next send() or close() says so
                 return None
             if self._pending:
-                due = self._pending_since + self._delay - time.monotonic()
+                due = self._due - _monotonic()
                 if due > 0:
                     return due
                 try:
                     self._flush(sock, noblock=True)
                 except TransportError:  # block mode and no room: try again after the delay
-                    self._pending_since = time.monotonic()
+                    self._due = _monotonic() + self._delay
                     return self._delay
             # disarm first, then look: a send() that appended meanwhile either is seen here
             # or sees the flusher disarmed and arms it
