@@ -78,10 +78,11 @@ class Hello:
 
 
 class _Slot:
-    __slots__ = ("done", "reply")
+    __slots__ = ("done", "op", "reply")
 
-    def __init__(self) -> None:
+    def __init__(self, op: str = "") -> None:
         self.done = threading.Event()
+        self.op = op
         self.reply: Any = None
 
 
@@ -131,7 +132,7 @@ class Driver:
 
         ``limit``: how long to wait for the reply (None: as long as it takes, for calls that
         block by contract; they end when the driver answers, dies or breaks the protocol)."""
-        slot = _Slot()
+        slot = _Slot(op)
         request_id = next(self._ids)
         line = dump({"id": request_id, "op": op, **fields})  # a TypeError here is the caller's
         with self._lock:
@@ -186,6 +187,15 @@ class Driver:
     # -- the reader -----------------------------------------------------------------------
 
     def _read(self) -> None:
+        try:
+            self._read_replies()
+        finally:  # the process is gone or killed: release its pipes
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+            with self._lock, contextlib.suppress(OSError):
+                self._stdin.close()
+
+    def _read_replies(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
         try:
@@ -236,8 +246,9 @@ class Driver:
     def _drain_stderr(self) -> None:
         stderr = self.process.stderr
         assert stderr is not None
-        for line in stderr:
-            self._stderr.append(line.decode("utf-8", "replace").rstrip())
+        with stderr:
+            for line in stderr:
+                self._stderr.append(line.decode("utf-8", "replace").rstrip())
 
     def _fail(self, why: str) -> None:
         """Fail every pending call (and every later one) with ``why``."""
@@ -251,7 +262,7 @@ class Driver:
                 self._failure = why
             pending, self._pending = self._pending, {}
         for op_slot in pending.values():
-            op_slot.reply = DriverError(self._describe(why))
+            op_slot.reply = DriverError(self._describe(why, op_slot.op))
             op_slot.done.set()
 
     def _describe(self, why: str, op: str = "") -> str:

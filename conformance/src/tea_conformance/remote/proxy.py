@@ -1,9 +1,10 @@
 """The proxy ``Transport``: every call is a request to a driver process.
 
 ``proxy_class(command)`` makes one class per driver command, with the capabilities the
-driver declared at hello. The class is reachable as ``tea_conformance.remote.proxy:X<hex>``
-(the command, hex encoded), so the suite's child processes, which load the class under
-test by that path, build the same class and start their own driver.
+driver declared at hello. The class is reachable as ``tea_conformance.remote.proxy:Remote_<hash>``
+(the command is in the environment variable ``TEA_CONFORMANCE_DRIVER_<hash>``, which child
+processes inherit), so the suite's child processes, which load the class under test by that
+path, build the same class and start their own driver.
 
 What the proxy checks itself, because the wire cannot carry it: a payload must be
 bytes-like (``TypeError`` otherwise), an address a ``str``, a prefix bytes or str.
@@ -12,6 +13,8 @@ Everything else — flags, sizes, timeouts, every state rule — is the driver's
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import itertools
 import os
 import threading
@@ -27,7 +30,8 @@ from .protocol import ProtocolError, decode_bytes, encode_bytes
 
 __all__ = ["RemoteTransport", "class_path", "proxy_class"]
 
-_PREFIX = "X"
+_PREFIX = "Remote_"
+_ENV = "TEA_CONFORMANCE_DRIVER_"
 _classes: Dict[str, Type[RemoteTransport]] = {}
 _drivers: Dict[str, Driver] = {}
 _lock = threading.Lock()
@@ -39,12 +43,24 @@ def driver_for(command: str) -> Driver:
     with _lock:
         driver = _drivers.get(command)
         if driver is None or driver.owner != os.getpid() or not driver.alive:
+            if not _drivers:
+                atexit.register(_stop_all)
             driver = _drivers[command] = Driver(command)
         return driver
 
 
+def _stop_all() -> None:
+    """At exit: this process's drivers get EOF, so they close their transports and exit."""
+    for driver in list(_drivers.values()):
+        if driver.owner == os.getpid():
+            driver.stop()
+
+
 def class_path(command: str) -> str:
-    return f"{__name__}:{_PREFIX}{command.encode('utf-8').hex()}"
+    """``module:QualName`` of the command's proxy class (see the module's doc)."""
+    key = hashlib.sha1(command.encode("utf-8")).hexdigest()[:12]
+    os.environ[_ENV + key] = command
+    return f"{__name__}:{_PREFIX}{key}"
 
 
 def proxy_class(command: str) -> Type[RemoteTransport]:
@@ -79,14 +95,10 @@ def proxy_class(command: str) -> Type[RemoteTransport]:
 
 
 def __getattr__(name: str) -> Any:
-    """``X<hex>``: the proxy class of that command (how a child process finds it)."""
-    if name.startswith(_PREFIX):
-        try:
-            command = bytes.fromhex(name[len(_PREFIX) :]).decode("utf-8")
-        except ValueError:
-            pass
-        else:
-            return proxy_class(command)
+    """``Remote_<hash>``: the proxy class of that command (how a child process finds it)."""
+    command = os.environ.get(_ENV + name[len(_PREFIX) :]) if name.startswith(_PREFIX) else None
+    if command is not None:
+        return proxy_class(command)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -10,6 +10,7 @@ overtakes a ``receive`` that waits.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -96,10 +97,8 @@ class _Server:
 
     def close_all(self) -> None:
         for transport in list(self.transports.values()):
-            try:
+            with contextlib.suppress(Exception):  # exiting anyway
                 transport.close()
-            except Exception:  # exiting anyway
-                pass
 
 
 def _class_of(name: str) -> Any:
