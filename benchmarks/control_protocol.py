@@ -15,9 +15,8 @@ import sys
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
-from tea_transports import NOBLOCK, TransportConfig, TransportTimeoutError, transport_class
-
 from tea_conformance.remote import proxy_class
+from tea_transports import NOBLOCK, TransportConfig, TransportTimeoutError, transport_class
 
 CALLS = 5000
 PAYLOAD = b"x" * 100

@@ -12,13 +12,12 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
-from tea_transports import TransportClosedError, TransportConfig
-
 from tea_conformance.remote import DriverError, proxy_class
 from tea_conformance.remote.driver import Driver
+from tea_transports import TransportClosedError, TransportConfig
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[1] / "examples"
@@ -231,7 +230,7 @@ def test_the_model_catches_a_combination_fault_through_the_protocol(pytester: py
 
 
 @pytest.fixture(scope="module")
-def java_driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def java_driver(tmp_path_factory: pytest.TempPathFactory) -> str:
     if shutil.which("javac") is None or shutil.which("java") is None or not JEROMQ.is_file():
         pytest.skip(
             f"needs a JDK and JeroMQ at {JEROMQ} (Debian: apt-get install default-jdk-headless "
@@ -246,7 +245,7 @@ def java_driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=300,
     )
     assert built.returncode == 0, built.stderr
-    yield f"java -cp {classes}{os.pathsep}{JEROMQ} TeaJeroMQDriver"
+    return f"java -cp {classes}{os.pathsep}{JEROMQ} TeaJeroMQDriver"
 
 
 def test_the_java_transport_is_certified(pytester: pytest.Pytester, tmp_path: Path, java_driver: str) -> None:

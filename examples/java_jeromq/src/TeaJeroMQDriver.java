@@ -1,7 +1,7 @@
 // A control-protocol driver (docs/control-protocol.md, version 1) for a PUB/SUB transport
 // on JeroMQ, the pure-Java ZeroMQ. One JSON object per line on stdin (requests) and stdout
 // (the hello, replies, log events); every request runs on a thread of its own, so a close
-// overtakes a receive that waits. Built for the Debian JeroMQ 0.3.6 (see README.md here).
+// overtakes a receive that waits. Built on the public API of the Debian JeroMQ 0.3.6 (see README.md).
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -57,9 +57,9 @@ public final class TeaJeroMQDriver {
         Map<String, Object> caps = new LinkedHashMap<>();
         caps.put("patterns", List.of("pub_sub"));
         caps.put("protocols", List.of("inproc", "tcp"));
-        // not "stats": a JeroMQ PUB drops at the high water mark without telling, so hwm_reached
-        // could not be observed; not "subscriber_count", "lossless", "slow_subscriber_warning"
-        // either: all three need what JeroMQ 0.3.6 lacks (XPUB_NODROP, a way to see a full pipe)
+        // not "stats": a PUB drops at the high water mark without telling, so hwm_reached could
+        // not be observed; nor "subscriber_count", "lossless", "slow_subscriber_warning": all need
+        // an XPUB with NODROP, which JeroMQ 0.3.6 has only in its internal API (see README.md)
         caps.put("features", List.of("filtering", "high_water_mark", "linger"));
         caps.put("extra_options", List.of());
         caps.put("addresses", false);
@@ -219,7 +219,7 @@ public final class TeaJeroMQDriver {
             receiveTimeout = timeout == null ? null : ((Number) timeout).intValue();
             if (!"drop".equals(options.get("on_hwm"))) {
                 throw new Fail("ConfigurationError", "on_hwm=" + Json.write(options.get("on_hwm"))
-                        + " is not offered: a JeroMQ 0.3.6 PUB socket can only drop (it has no XPUB_NODROP)");
+                        + " is not offered: this transport's PUB socket can only drop (see its README)");
             }
             for (Object p : (List<?>) options.get("subscribe_filter")) {
                 filters.add((String) p);
@@ -326,7 +326,7 @@ public final class TeaJeroMQDriver {
             }
             throw new Fail("AddressError", "cannot " + op + " to " + Json.write(address)
                     + ": use tcp://HOST:PORT (PORT 1-65535" + (bind ? " or *" : "") + ") or inproc://NAME"
-                    + " (ipc is not offered: JeroMQ 0.3.6 has no ipc transport of its own)");
+                    + " (ipc is not offered: JeroMQ 0.3.6 emulates it over loopback TCP)");
         }
 
         Fail addressError(String op, String address, RuntimeException e) {
