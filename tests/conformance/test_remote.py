@@ -156,7 +156,16 @@ def _outcomes(transport: Dict[str, Any]) -> Dict[Any, str]:
 def test_the_reference_gets_the_same_outcomes_through_the_protocol(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
-    args = ("--protocol=tcp", "--model-seed=3", "--model-examples=10")
+    # one protocol, and not the five heaviest bursts (each 10-20 s through the Python driver,
+    # against 1-4 s in process): CI's budget. The whole catalogue was compared by hand (README).
+    heavy = ("INT-005", "INT-006", "INT-010", "INT-011", "INT-012")
+    args = (
+        "--protocol=tcp",
+        "--model-seed=3",
+        "--model-examples=10",
+        "-k",
+        " and ".join(f"not CONF-{h}" for h in heavy),
+    )
     local = _certify(pytester, "zeromq", tmp_path / "local.json", *args)
     remote = _certify(pytester, f"exec:{PYDRIVER} zeromq", tmp_path / "remote.json", *args)
     assert remote["verdict"] == local["verdict"], (remote["verdict"], local["verdict"])
@@ -256,4 +265,4 @@ def test_the_java_transport_is_certified(pytester: pytest.Pytester, tmp_path: Pa
     (java,) = json.loads(report.read_text())["transports"]
     failed = sorted({r["scenario_id"] for r in java["results"] if r["outcome"] == "failed"})
     assert failed == [], (failed, result.stdout.str()[-3000:])
-    assert java["verdict"] == "CERTIFIED — pub_sub core; inproc, tcp", java["verdict"]
+    assert java["verdict"] == "CERTIFIED — pub_sub core + reconnect; inproc, tcp", java["verdict"]

@@ -60,7 +60,7 @@ public final class TeaJeroMQDriver {
         // not "stats": a PUB drops at the high water mark without telling, so hwm_reached could
         // not be observed; nor "subscriber_count", "lossless", "slow_subscriber_warning": all need
         // an XPUB with NODROP, which JeroMQ 0.3.6 has only in its internal API (see README.md)
-        caps.put("features", List.of("filtering", "high_water_mark", "linger"));
+        caps.put("features", List.of("filtering", "high_water_mark", "linger", "reconnect"));
         caps.put("extra_options", List.of());
         caps.put("addresses", false);
         Map<String, Object> hello = new LinkedHashMap<>();
