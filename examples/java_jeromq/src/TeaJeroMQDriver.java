@@ -117,8 +117,11 @@ public final class TeaJeroMQDriver {
     }
 
     static Object perform(Map<String, Object> r) {
-        String op = (String) r.get("op");
-        long id = ((Number) r.get("t")).longValue();
+        Object op = r.get("op");
+        if (!(r.get("t") instanceof Long)) {
+            throw new Fail("TransportError", "request " + Json.write(r) + " names no transport (\"t\")");
+        }
+        long id = (Long) r.get("t");
         if ("create".equals(op)) {
             @SuppressWarnings("unchecked")
             Map<String, Object> options = (Map<String, Object>) r.get("options");
@@ -129,7 +132,7 @@ public final class TeaJeroMQDriver {
         if (t == null) {
             throw new Fail("TransportError", "no transport " + id + " was created");
         }
-        switch (op) {
+        switch (String.valueOf(op)) {
             case "bind": return t.bind(address(r.get("address")));
             case "connect": return t.connect(address(r.get("address")));
             case "send": return t.send(bytes(r.get("data")), flags(r.get("flags")));

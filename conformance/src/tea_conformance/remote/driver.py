@@ -229,12 +229,9 @@ class Driver:
         if not isinstance(message, dict):
             raise ProtocolError(f"a message that is not an object: {message!r}"[:300])
         if message.get("event") == "log":
-            level = message.get("level")
-            self._logger.log(
-                level if isinstance(level, int) else logging.getLevelName(str(level)) or logging.WARNING,
-                "%s",
-                message.get("message", ""),
-            )
+            level = logging.getLevelName(str(message.get("level", "WARNING")).upper())
+            text = message.get("message", "")
+            self._logger.log(level if isinstance(level, int) else logging.WARNING, "%s", text)
             return
         with self._lock:
             slot = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]

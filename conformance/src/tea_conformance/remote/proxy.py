@@ -23,7 +23,6 @@ from typing import Any, ClassVar, Dict, Iterable, List, Optional, Type, Union
 
 from tea_transports import Capabilities, Transport, TransportConfig, TransportStats
 from tea_transports.base import NOBLOCK, BytesLike
-from tea_transports.options import as_prefix
 
 from .driver import REPLY_LIMIT, Driver, DriverError, Hello
 from .protocol import ProtocolError, decode_bytes, encode_bytes
@@ -119,6 +118,14 @@ def _payload(data: Any, what: str = "data") -> str:
         raise TypeError(f"send() takes a bytes-like {what}, got {type(data).__name__}") from None
 
 
+def _prefix(prefix: Any) -> bytes:
+    if isinstance(prefix, str):
+        return prefix.encode("utf-8")
+    if isinstance(prefix, (bytes, bytearray, memoryview)):
+        return bytes(prefix)
+    raise TypeError(f"a subscription prefix must be bytes or str, got {type(prefix).__name__}")
+
+
 def _bytes(value: Any, op: str) -> bytes:
     try:
         return decode_bytes(value, f"the reply to {op!r}")
@@ -212,10 +219,10 @@ class RemoteTransport(Transport):
     # -- optional features --------------------------------------------------------------
 
     def subscribe(self, prefix: Union[bytes, str]) -> None:
-        self._call("subscribe", prefix=encode_bytes(as_prefix(prefix)))
+        self._call("subscribe", prefix=encode_bytes(_prefix(prefix)))
 
     def unsubscribe(self, prefix: Union[bytes, str]) -> None:
-        self._call("unsubscribe", prefix=encode_bytes(as_prefix(prefix)))
+        self._call("unsubscribe", prefix=encode_bytes(_prefix(prefix)))
 
     def wait_for_subscribers(self, count: int = 1, timeout: Optional[float] = None) -> int:
         limit = timeout + REPLY_LIMIT if isinstance(timeout, (int, float)) and timeout >= 0 else None
