@@ -200,6 +200,7 @@ FAULTS = {
     "faulty_transports:WorksAfterClose": "TEA-CONF-UNIT-005",
     "faulty_transports:NeverWarns": "TEA-STREAM-002.2-UNIT-015",  # the WARNING crosses as a log event
     "faulty_transports:ReceiveTimeoutInstant": "TEA-CONF-UNIT-007",
+    "faulty_transports:CloseLeaks": "TEA-CONF-UNIT-009",  # the driver's descriptors are counted
 }
 
 

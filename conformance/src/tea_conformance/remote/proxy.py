@@ -14,6 +14,7 @@ Everything else — flags, sizes, timeouts, every state rule — is the driver's
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import itertools
 import os
@@ -27,7 +28,7 @@ from tea_transports.base import NOBLOCK, BytesLike
 from .driver import REPLY_LIMIT, Driver, DriverError, Hello
 from .protocol import ProtocolError, decode_bytes, encode_bytes
 
-__all__ = ["RemoteTransport", "class_path", "proxy_class"]
+__all__ = ["RemoteTransport", "class_path", "driver_descriptors", "proxy_class"]
 
 _PREFIX = "Remote_"
 _ENV = "TEA_CONFORMANCE_DRIVER_"
@@ -46,6 +47,17 @@ def driver_for(command: str) -> Driver:
                 atexit.register(_stop_all)
             driver = _drivers[command] = Driver(command)
         return driver
+
+
+def driver_descriptors() -> int:
+    """How many descriptors this process's live drivers have open (0 where /proc is absent):
+    a transport behind the protocol leaks them there, not in the suite's process."""
+    total = 0
+    for driver in list(_drivers.values()):
+        if driver.owner == os.getpid() and driver.alive:
+            with contextlib.suppress(OSError):  # exited meanwhile, or no /proc
+                total += len(os.listdir(f"/proc/{driver.process.pid}/fd"))
+    return total
 
 
 def _stop_all() -> None:
