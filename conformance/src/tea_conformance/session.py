@@ -39,6 +39,12 @@ _MODULE_NODEID = "tea-conformance"
 
 def _resolve(name: str) -> Target:
     """The class ``name`` names; any error is a usage error, said once, before anything runs."""
+    if name.startswith("exec:"):  # issue 20: a driver process behind the control protocol (remote/)
+        from .remote import remote_target
+
+        target = remote_target(name)
+        _try_construct(target)
+        return target
     try:
         cls = transport_class(name, "pub_sub")
     except ConfigurationError as not_pub_sub:  # the name is known but offers no pub_sub
