@@ -61,7 +61,8 @@ FORK_SCRIPT = """
     _, status = os.waitpid(pid, 0)
     assert status == 0, status
     print("fifo exists:", os.path.exists(path))
-    print("wake pipes quiet:", not select.select([writer._wake_r, reader._wake_r], [], [], 0)[0])
+    wakes = [writer._wake.fileno(), reader._wake.fileno()]
+    print("wake pipes quiet:", not select.select(wakes, [], [], 0)[0])
     writer.send(b"after the fork")
     print("parent received:", reader.receive())
     writer.close()
@@ -223,6 +224,9 @@ SIGNAL_SCRIPT = """
     blocked.close()  # still idempotent
     writer.close()
     reader.close()
+    # the test keeps signalling until this process ends: at exit Python restores the default
+    # handler (which would kill it), but not an ignored signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print("fifo removed:", not os.path.exists(path))
 """
 

@@ -51,12 +51,14 @@ import os
 import select
 import stat
 import struct
+import sys
 import threading
-import time
 import weakref
 from typing import Deque, Dict, List, Optional, Tuple, Union
 
-from ._arguments import check_flags, check_payload, deadline_seconds
+from ._arguments import check_flags, check_payload
+from ._waiting import Closing, WakeUp, at_fork_in_child, wait_ready
+from ._waiting import deadline as _deadline
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
 from .errors import (
     AddressError,
@@ -104,13 +106,11 @@ def _after_fork_in_child() -> None:
         # a parent thread may have held them at the fork: the child's copies would never
         # be released, and the child's calls must reach _unusable() instead of hanging
         transport._io_lock = threading.RLock()
-        transport._close_lock = threading.RLock()
         transport._stats_lock = threading.Lock()
         transport._in_slow_path = False  # that thread is not here
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+at_fork_in_child(_after_fork_in_child)
 
 
 class UnixPipeTransport(Transport):
@@ -118,6 +118,7 @@ class UnixPipeTransport(Transport):
 
     capabilities = Capabilities(
         patterns=frozenset({"direct"}),
+        # FIFOs and waits on pipes are POSIX's: Windows' select() takes only sockets
         protocols=frozenset({"ipc", "inproc"} if hasattr(os, "mkfifo") else set()),
         features=frozenset({Feature.STATS}),
     )
@@ -140,9 +141,9 @@ class UnixPipeTransport(Transport):
         # re-entrant locks, so that close() from a signal handler can see that its own
         # thread holds them (RLock._is_owned) instead of deadlocking
         self._io_lock = threading.RLock()  # held by send/receive; close() waits for it
-        self._close_lock = threading.RLock()
+        self._closing = Closing()
         self._pid = os.getpid()  # the process that owns the descriptors and the address
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake: Optional[WakeUp] = WakeUp()
         self._messages_sent = self._bytes_sent = 0
         #: the role whose fast path is open: set by bind/connect, cleared by close(), by
         #: fork and while a message's tail is unwritten (one check per call instead of three)
@@ -173,6 +174,8 @@ class UnixPipeTransport(Transport):
                     )
                 _inproc_pipes[target] = read_fd
             self._inproc_name = target
+        elif sys.platform == "win32":  # never reached: no ipc in the capabilities there
+            raise AddressError(f"cannot bind {address}: this platform has no FIFOs")
         else:
             try:
                 os.mkfifo(target, 0o600)
@@ -200,6 +203,8 @@ class UnixPipeTransport(Transport):
                     f"cannot connect to {address}: no pipe is bound there, or its consumer "
                     f"is already connected; bind the producer first"
                 )
+        elif sys.platform == "win32":  # never reached: no ipc in the capabilities there
+            raise AddressError(f"cannot connect to {address}: this platform has no FIFOs")
         else:
             try:
                 if not stat.S_ISFIFO(os.stat(target).st_mode):
@@ -233,7 +238,8 @@ class UnixPipeTransport(Transport):
         return scheme, target
 
     def _start(self, role: str, fd: int, address: str) -> None:
-        os.set_blocking(fd, False)  # every wait happens in poll(), where close() can end it
+        if sys.platform != "win32":  # (never reached there: no protocols)
+            os.set_blocking(fd, False)  # every wait happens in a poll, where close() can end it
         self._fd = fd
         self._role = role
         self.endpoint = address
@@ -317,7 +323,7 @@ class UnixPipeTransport(Transport):
             try:
                 written = _write(self._fd, self._pending)
             except BlockingIOError:
-                self._wait(select.POLLOUT, deadline, "send")
+                self._wait(True, deadline, "send")
                 continue
             except OSError as exc:
                 raise self._io_error("send", exc) from exc
@@ -391,7 +397,7 @@ class UnixPipeTransport(Transport):
                 try:
                     chunk = _read(self._fd, _READ_CHUNK)
                 except BlockingIOError:
-                    self._wait(select.POLLIN, deadline, "receive")
+                    self._wait(False, deadline, "receive")
                     continue
                 except OSError as exc:
                     raise self._io_error("receive", exc) from exc
@@ -422,13 +428,12 @@ class UnixPipeTransport(Transport):
                 f"{self._role or 'not bound or connected'}; call {needed} first"
             )
 
-    def _wait(self, event: int, deadline: Optional[float], operation: str) -> None:
-        """Wait until ``self._fd`` is ready for ``event``, the deadline passes, or close()."""
-        poller = select.poll()
-        poller.register(self._fd, event)
-        poller.register(self._wake_r, select.POLLIN)
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready = poller.poll(None if timeout is None else timeout * 1000)
+    def _wait(self, write: bool, until: Optional[float], operation: str) -> None:
+        """Wait until ``self._fd`` is ready (for writing or reading), ``until`` passes, or
+        close(). The I/O lock stays held: a message is read or written in several steps
+        by one thread at a time, and close() ends the wait through the wake-up pair."""
+        fds = [self._fd]
+        ready = wait_ready(() if write else fds, fds if write else (), until, self._wake)
         if self._closed:
             raise self._unusable(operation)
         if not ready:
@@ -462,30 +467,23 @@ class UnixPipeTransport(Transport):
         if self._pid != os.getpid():
             self._drop_copies()
             return
-        if self._close_lock._is_owned():  # type: ignore[attr-defined]
-            return  # a signal handler interrupted this thread's own close(): it finishes
-        with self._close_lock:
-            if not self._closed:
-                self._closed = True
-                self._ready = None
-                os.write(self._wake_w, b"x")  # wakes a send/receive waiting in any thread
-        if self._io_lock._is_owned():  # type: ignore[attr-defined]
-            # a signal handler interrupted this thread's own send/receive: waiting for the
-            # lock would deadlock, so that call releases everything on its way out
+        if not self._closing.close(self._io_lock, self._wake, self._mark_closed, self._release):
+            # a signal handler interrupted this thread's own send/receive: that call
+            # releases everything on its way out
             self._close_deferred = True
-            return
-        with self._io_lock:
-            self._release()
+
+    def _mark_closed(self) -> None:
+        self._closed = True
+        self._ready = None
 
     def _release(self) -> None:
         """Close the descriptors and free the address; idempotent. Called under the I/O lock."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()
         self._buffer = b""
         with self._stats_lock:
             self._frames_read -= len(self._inbox)  # dropped unread: not received
@@ -496,16 +494,18 @@ class UnixPipeTransport(Transport):
     def _drop_copies(self) -> None:
         """In a forked child: close this process's copies of the descriptors, nothing else.
 
-        No wake byte (the wake pipe is shared with the parent), no lock (a parent thread
+        No wake byte (the wake-up pair is shared with the parent), no lock (a parent thread
         may have held it at the fork), no unlink and no inproc registry change.
         """
         self._closed = True
         self._ready = None
-        for fd in (self._fd, self._wake_r, self._wake_w):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._fd = self._wake_r = self._wake_w = -1
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = -1
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()  # this process's copies only
 
     def _release_address(self) -> None:
         if self._inproc_name is not None:
@@ -521,7 +521,7 @@ class UnixPipeTransport(Transport):
 
     def __del__(self) -> None:
         super().__del__()
-        if getattr(self, "_wake_r", -1) >= 0:  # not yet released (or a deferred close)
+        if getattr(self, "_wake", None) is not None:  # not yet released (or a deferred close)
             self.close()
 
     def get_stats(self) -> TransportStats:
@@ -545,7 +545,9 @@ def _lock_consumer(fd: int, address: str) -> None:
 
     :raises AddressInUseError: another consumer holds the FIFO.
     """
-    import fcntl  # POSIX only, as FIFOs are
+    if sys.platform == "win32":  # no FIFOs there
+        return
+    import fcntl
 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -558,8 +560,3 @@ def _lock_consumer(fd: int, address: str) -> None:
         ) from None
     except OSError:  # a platform that cannot lock FIFOs: the one-consumer rule goes unchecked
         pass
-
-
-def _deadline(timeout_ms: Optional[int]) -> Optional[float]:
-    seconds = deadline_seconds(timeout_ms)
-    return None if seconds is None else time.monotonic() + seconds

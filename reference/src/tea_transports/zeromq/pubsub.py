@@ -123,6 +123,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         """Become the publisher on ``address`` (see ``addresses`` for the accepted forms)."""
         sock = self._open(zmq.XPUB, "publisher", address)
         with self._io_lock:
+            if self._closed:  # by another thread, since _open() let go of the lock
+                raise self._closed_now("bind")
             if not address.startswith("inproc://"):
                 self._monitor = _monitor(sock, zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
                 self._peers = 0
@@ -135,6 +137,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         """Become a subscriber of the publisher at ``address``, filtered by ``subscribe_filter``."""
         sock = self._open(zmq.SUB, "subscriber", address)
         with self._io_lock:
+            if self._closed:  # by another thread, since _open() let go of the lock
+                raise self._closed_now("connect")
             if self.config.options.get("max_message_size") is not None:
                 # libzmq drops a connection that delivers an oversize message and does not
                 # reconnect it; watch for that, so one bad message cannot silence us for good
