@@ -19,10 +19,14 @@ win32`` checks statically. ``tea_simulated_platform`` in ``sys`` says it is acti
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import os
 import signal
 import socket
 import sys
+import types
+from typing import Any
 
 
 def _loopback_socketpair(
@@ -40,6 +44,28 @@ def _loopback_socketpair(
             client.close()
             raise
     return server, client
+
+
+class _ZmqWithoutIpc(importlib.abc.MetaPathFinder):
+    """Patches pyzmq when something imports it (importing it here would make every
+    interpreter load it, and tests check that ``tea_transports`` alone does not)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "zmq":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_patch(module: types.ModuleType) -> None:
+            exec_module(module)
+            real_has = module.has
+            module.has = lambda feature: False if feature == "ipc" else real_has(feature)
+
+        spec.loader.exec_module = exec_then_patch  # type: ignore[method-assign]
+        return spec
 
 
 def _simulate() -> None:
@@ -70,13 +96,7 @@ def _simulate() -> None:
         if hasattr(signal, name):
             delattr(signal, name)
 
-    try:
-        import zmq
-    except ImportError:  # an environment without pyzmq has no ipc to remove
-        pass
-    else:
-        real_has = zmq.has
-        zmq.has = lambda feature: False if feature == "ipc" else real_has(feature)
+    sys.meta_path.insert(0, _ZmqWithoutIpc())
 
     sys.tea_simulated_platform = "win32"  # type: ignore[attr-defined]
     if not os.environ.get("TEA_SIMULATED_PLATFORM"):  # once per run, not once per process

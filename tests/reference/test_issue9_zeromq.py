@@ -391,6 +391,7 @@ def test_issue9_item12_subscribe_with_a_non_prefix_is_a_type_error(zmq_transport
             call(5)
 
 
+@pytest.mark.requires("fork")
 def test_issue9_item4_forked_copy_refuses_use_and_leaves_parent_alone(zmq_transport: Make) -> None:
     pub = zmq_transport()
     pub.bind("tcp://127.0.0.1:*")
@@ -437,6 +438,7 @@ def test_issue9_item4_forked_copy_refuses_use_and_leaves_parent_alone(zmq_transp
 
 
 @pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")  # 3.12+: fork() with a thread running
+@pytest.mark.requires("fork")
 def test_issue9_item4_fork_while_another_thread_holds_the_lock(zmq_transport: Make) -> None:
     """A parent's thread inside a call at the fork holds the transport's lock in the child's
     copy too, and no one there would release it: the child must get its error, not hang."""

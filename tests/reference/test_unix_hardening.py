@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from tea_transports import AddressInUseError, TransportConfig, UnixPipeTransport
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="not applicable on this platform: no pipes")
+pytestmark = pytest.mark.requires("fifo")
 
 DEADLINE_S = 30
 

@@ -17,6 +17,8 @@ import pytest
 from actor_process import Actor
 from tea_transports import TransportConfig, TransportTimeoutError, create_transport
 
+_IPC = pytest.mark.requires("ipc")
+
 
 def run_script(code: str, timeout: float = 60, **kwargs: Any) -> Dict[str, Any]:
     """Run ``code`` in a fresh interpreter; return the JSON object of its last stdout line."""
@@ -63,13 +65,13 @@ def _publisher(address: str, count: int, size: int, options: Dict[str, Any]) -> 
     ("protocol", "subscriber_hwm"),
     [
         ("tcp", 10),
-        ("ipc", 1000),
+        pytest.param("ipc", 1000, marks=_IPC),
         pytest.param(
             "ipc", 10,
-            marks=pytest.mark.xfail(
+            marks=[_IPC, pytest.mark.xfail(
                 reason="remains (libzmq): ipc with a subscriber mark of 10 lost 28-37 of 5,000 at exit "
                 "even with the context terminated; see README, Reliability", strict=False
-            ),
+            )],
         ),
     ],
 )  # fmt: skip
@@ -109,6 +111,7 @@ def test_issue9_item1_linger_applies_at_exit(
     assert got == count, f"{got} of {count}: messages accepted before close() were lost at exit"
 
 
+@_IPC
 def test_issue9_item1_finite_linger_bounds_the_exit(actors: List[Actor], ipc_dir: str) -> None:
     """A frozen subscriber cannot keep a linger=1000 publisher alive (a hang guard, not a speed bound)."""
     address = f"ipc://{ipc_dir}/frozen.sock"
@@ -176,6 +179,7 @@ sub.close()
 """
 
 
+@_IPC
 def test_issue9_item1_a_subscriber_whose_publisher_left_exits(ipc_dir: str) -> None:
     """linger is for a publisher's messages: a subscriber (linger=-1) whose publisher has
     gone holds only a subscription to resend, and used to wait for it at exit forever."""
@@ -229,6 +233,7 @@ print(json.dumps({"ended": ended}))
 """
 
 
+@pytest.mark.requires("sigalrm")
 def test_issue9_item5_close_from_a_signal_handler() -> None:
     trials = 100
     result = run_script(SIGNAL_CLOSE.replace("TRIALS", str(trials)), timeout=120)
@@ -250,6 +255,7 @@ except TransportClosedError:
 """
 
 
+@pytest.mark.requires("job_control")  # kill -TERM from another process
 def test_issue9_item5_sigterm_from_another_process_closes_a_waiting_receive() -> None:
     process = subprocess.Popen([sys.executable, "-c", SIGTERM_CLOSE], stdout=subprocess.PIPE, text=True)
     try:
@@ -304,6 +310,7 @@ print(json.dumps({"both": both, "winners": winners, "left": os.path.exists(path)
 """
 
 
+@_IPC
 def test_issue9_item6_concurrent_ipc_binders(ipc_dir: str) -> None:
     trials = 60
     result = run_script(BINDERS.replace("DIR", repr(ipc_dir)).replace("TRIALS", str(trials)), timeout=120)
@@ -328,6 +335,7 @@ print(json.dumps({"unrelated_kept": os.path.exists(os.path.join(b, "data.sock"))
 """
 
 
+@_IPC
 def test_issue9_item6_relative_ipc_path_then_chdir(tmp_path: Path) -> None:
     result = run_script(RELATIVE.replace("DIR", repr(str(tmp_path))))
     assert result == {"unrelated_kept": True, "socket_removed": True}
@@ -382,6 +390,7 @@ print(json.dumps({"child_exited": time.monotonic() < deadline}))
 """
 
 
+@pytest.mark.requires("fork")
 def test_issue9_item4_forked_child_of_a_curve_publisher_exits(curve_keys: Dict[str, str]) -> None:
     code = FORKED_CURVE_CHILD.replace("SECRET", repr(curve_keys["server_secret"]))
     result = run_script(code.replace("ALLOWED", repr(curve_keys["allowed"])), timeout=60)
@@ -434,6 +443,7 @@ print(json.dumps({"held": len(held), "errors": errors[:2], "raw": any(e.startswi
 """
 
 
+@pytest.mark.requires("proc")
 def test_issue9_item12_out_of_descriptors_is_a_transport_error_and_leaks_nothing() -> None:
     result = run_script(OUT_OF_FDS)
     assert result["errors"] and not result["raw"], result
