@@ -235,10 +235,10 @@ def main() -> int:
     print("|---|---|---|---|---|")
     for shape, baseline in shapes.items():
         before, after = ratios[f"{shape} before"], ratios[f"{shape} after"]
+        b, a = statistics.median(before), statistics.median(after)
         print(
-            f"| {shape} | {baseline} | {statistics.median(before):.2f} ({min(before):.2f}-{max(before):.2f}) | "
-            f"{statistics.median(after):.2f} ({min(after):.2f}-{max(after):.2f}) | "
-            f"{statistics.median(after) / statistics.median(before):.2f} |"
+            f"| {shape} | {baseline} | {b:.2f} ({min(before):.2f}-{max(before):.2f}) | "
+            f"{a:.2f} ({min(after):.2f}-{max(after):.2f}) | {a / b:.2f} |"
         )
     print(json.dumps(rates))
     return 0

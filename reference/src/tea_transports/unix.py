@@ -1,25 +1,11 @@
 """``UnixPipeTransport``: one producer, one consumer, over a pipe (pattern "direct").
 
-Addresses:
-
-* ``inproc://NAME`` — an anonymous ``os.pipe()`` shared between two transports of one
-  process; the consumer takes the read end registered under ``NAME``.
-* ``ipc:///path/to/fifo`` — a named FIFO, so producer and consumer may be different
-  processes. ``bind()`` creates it (mode 0600) and removes it on ``close()``; a path that
-  already exists is refused rather than taken over. The producer holds the FIFO open for
-  reading as well, so its sends never fail for want of a consumer: messages wait in the
-  kernel's pipe buffer until one connects or the buffer fills.
-
-  A FIFO has one consumer: ``connect()`` takes an exclusive ``flock`` on it, so a second
-  consumer — in this process or another — is refused instead of splitting the byte stream
-  between two readers (which corrupts the framing). The lock goes with the consumer's
-  descriptor, so a consumer that dies never keeps the next one out. But a consumer reads
-  ahead: what it read and did not return is lost when it closes, and if it closes in the
-  middle of a message, the next consumer of that FIFO starts mid-frame and the stream is
-  broken for good. Hand a FIFO over only when its producer is quiet, or bind a new one.
+Addresses (``_pipe_ends``): ``inproc://NAME``, an anonymous ``os.pipe()`` shared between
+two transports of one process, and ``ipc:///path/to/fifo``, a named FIFO, so producer and
+consumer may be different processes; ``bind()`` creates it and ``close()`` removes it.
 
 Messages are framed with a 4-byte big-endian length, so ``receive()`` returns whole
-messages. Every wait polls the data descriptor together with a private wake-up pipe, so
+messages. Every wait polls the data descriptor together with a wake-up pair (``_waiting``), so
 ``close()`` from another thread ends a blocked ``send``/``receive`` at once; descriptors
 are set to -1 under the I/O lock when closed, so a closed descriptor number is never used
 again by mistake.
@@ -49,20 +35,19 @@ import contextlib
 import errno
 import os
 import select
-import stat
 import struct
 import sys
 import threading
 import weakref
-from typing import Deque, Dict, List, Optional, Tuple, Union
+from typing import Deque, List, Optional, Tuple, Union
 
 from ._arguments import check_flags, check_payload
+from ._pipe_ends import forget_the_parents_names, open_consumer, open_producer, release_name, remove_fifo
 from ._waiting import Closing, WakeUp, at_fork_in_child, wait_ready
 from ._waiting import deadline as _deadline
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
 from .errors import (
     AddressError,
-    AddressInUseError,
     BrokenTransportError,
     TransportError,
     TransportStateError,
@@ -81,24 +66,13 @@ _READ_CHUNK = 1 << 16
 #: frames may go in pieces, so they take the slow path, which marks the tail as pending
 _ATOMIC_WRITE = getattr(select, "PIPE_BUF", 512)
 
-# inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
-# stays reserved until the producer closes
-_inproc_pipes: Dict[str, int] = {}
-_inproc_lock = threading.RLock()  # re-entrant: close() from a signal handler may interrupt bind()
-
 # every open transport, so a forked child can mark its copies unusable at once, at no
 # cost to the per-message path
 _live: weakref.WeakSet[UnixPipeTransport] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    global _inproc_lock
-    _inproc_lock = threading.RLock()  # a parent thread may have held it at the fork
-    for fd in _inproc_pipes.values():  # the parent's names: neither usable nor taken here
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-    _inproc_pipes.clear()
+    forget_the_parents_names()
     for transport in list(_live):
         # the child cannot use them, and its copies would keep the pipe open (no end of
         # stream for the consumer) and the FIFO's consumer lock held: drop them now
@@ -162,61 +136,16 @@ class UnixPipeTransport(Transport):
 
     def bind(self, address: str) -> None:
         scheme, target = self._open_check("bind", address)
+        write_fd = open_producer(address, scheme, target)
         if scheme == "inproc":
-            read_fd, write_fd = os.pipe()
-            with _inproc_lock:
-                if target in _inproc_pipes:
-                    os.close(read_fd)
-                    os.close(write_fd)
-                    raise AddressInUseError(
-                        f"cannot bind {address}: another pipe is already bound there; "
-                        f"pick another name or close the other transport"
-                    )
-                _inproc_pipes[target] = read_fd
             self._inproc_name = target
-        elif sys.platform == "win32":  # never reached: no ipc in the capabilities there
-            raise AddressError(f"cannot bind {address}: this platform has no FIFOs")
         else:
-            try:
-                os.mkfifo(target, 0o600)
-            except FileExistsError:
-                raise AddressInUseError(
-                    f"cannot bind {address}: {target} already exists; another producer may "
-                    f"own it — remove it if it is stale, or pick another path"
-                ) from None
-            except OSError as exc:
-                raise AddressError(f"cannot create the FIFO for {address}: {exc}") from exc
             self._fifo_path = target
-            # O_RDWR: opening never waits for a reader, and writes never raise EPIPE
-            write_fd = os.open(target, os.O_RDWR | os.O_NONBLOCK)
         self._start("publisher", write_fd, address)
 
     def connect(self, address: str) -> None:
         scheme, target = self._open_check("connect", address)
-        if scheme == "inproc":
-            with _inproc_lock:
-                read_fd = _inproc_pipes.get(target, -1)
-                if read_fd >= 0:
-                    _inproc_pipes[target] = -1
-            if read_fd < 0:
-                raise AddressError(
-                    f"cannot connect to {address}: no pipe is bound there, or its consumer "
-                    f"is already connected; bind the producer first"
-                )
-        elif sys.platform == "win32":  # never reached: no ipc in the capabilities there
-            raise AddressError(f"cannot connect to {address}: this platform has no FIFOs")
-        else:
-            try:
-                if not stat.S_ISFIFO(os.stat(target).st_mode):
-                    raise AddressError(f"cannot connect to {address}: {target} is not a FIFO")
-                read_fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
-                _lock_consumer(read_fd, address)
-            except FileNotFoundError:
-                raise AddressError(
-                    f"cannot connect to {address}: no FIFO at {target}; bind the producer first"
-                ) from None
-            except OSError as exc:
-                raise AddressError(f"cannot connect to {address}: {exc}") from exc
+        read_fd = open_consumer(address, scheme, target)
         self._start("subscriber", read_fd, address)
 
     def _open_check(self, operation: str, address: str) -> Tuple[str, str]:
@@ -508,16 +437,12 @@ class UnixPipeTransport(Transport):
             wake.close()  # this process's copies only
 
     def _release_address(self) -> None:
-        if self._inproc_name is not None:
-            with _inproc_lock:
-                unclaimed = _inproc_pipes.pop(self._inproc_name, -1)
-            if unclaimed >= 0:
-                os.close(unclaimed)
-            self._inproc_name = None
-        if self._fifo_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._fifo_path)
-            self._fifo_path = None
+        name, self._inproc_name = self._inproc_name, None
+        if name is not None:
+            release_name(name)
+        path, self._fifo_path = self._fifo_path, None
+        if path is not None:
+            remove_fifo(path)
 
     def __del__(self) -> None:
         super().__del__()
@@ -538,25 +463,3 @@ class UnixPipeTransport(Transport):
             messages_received=frames_read - len(inbox),
             bytes_received=payload_read - sum(map(len, inbox)),
         )
-
-
-def _lock_consumer(fd: int, address: str) -> None:
-    """Make ``fd`` the FIFO's only consumer, or close it and refuse.
-
-    :raises AddressInUseError: another consumer holds the FIFO.
-    """
-    if sys.platform == "win32":  # no FIFOs there
-        return
-    import fcntl
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise AddressInUseError(
-            f"cannot connect to {address}: the FIFO already has a consumer (in this or another "
-            f"process); a pipe carries one stream to one reader, so close that consumer first, "
-            f"or use the zeromq transport's pub_sub pattern for several subscribers"
-        ) from None
-    except OSError:  # a platform that cannot lock FIFOs: the one-consumer rule goes unchecked
-        pass
