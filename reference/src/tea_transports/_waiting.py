@@ -30,7 +30,7 @@ import select
 import socket
 import sys
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 __all__ = [
     "Closing",
@@ -137,12 +137,13 @@ def wait_ready(
     if wake_fd >= 0:
         readers = [*readers, wake_fd]
     ready = _wait(readers, writers, remaining(until))
-    if ready and wake is not None:
+    if wake is not None and wake_fd in ready:  # only then: a recv that finds nothing raises
         wake.drain()
-    return ready
+    return bool(ready)
 
 
-def _wait(readers: Sequence[int], writers: Sequence[int], timeout: Optional[float]) -> bool:
+def _wait(readers: Sequence[int], writers: Sequence[int], timeout: Optional[float]) -> List[int]:
+    """The descriptors that are ready."""
     try:
         if _poll is not None:
             poller = _poll()
@@ -150,11 +151,11 @@ def _wait(readers: Sequence[int], writers: Sequence[int], timeout: Optional[floa
                 poller.register(fd, _POLLIN)
             for fd in writers:
                 poller.register(fd, _POLLOUT)
-            return bool(poller.poll(None if timeout is None else timeout * 1000))
+            return [fd for fd, _ in poller.poll(None if timeout is None else timeout * 1000)]
         ready = select.select(readers, writers, [], timeout)
-        return bool(ready[0] or ready[1])
+        return [*ready[0], *ready[1]]
     except (OSError, ValueError):  # a descriptor closed meanwhile: by close(), which woke us
-        return True
+        return [-1]
 
 
 class Closing:
