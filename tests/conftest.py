@@ -1,9 +1,18 @@
-"""Shared fixtures: unique addresses and tracked transports, closed after each test."""
+"""Shared fixtures: unique addresses and tracked transports, closed after each test.
+
+A test that needs what only some platforms have says so with
+``@pytest.mark.requires("fork", ...)`` (see ``FEATURES``): where one is missing it is
+skipped with the reason, never failed. The features are looked up, not inferred from
+``sys.platform``, so the simulated Windows of ``tox -e windows-sim`` skips them too.
+"""
 
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import signal
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -15,11 +24,44 @@ from tea_transports import Transport, TransportConfig, create_transport
 
 _ids = itertools.count()
 
+#: feature -> (is it here?, what it is): for ``@pytest.mark.requires``
+FEATURES: Dict[str, tuple[Callable[[], bool], str]] = {
+    "fork": (lambda: hasattr(os, "fork"), "os.fork (POSIX)"),
+    "fifo": (lambda: hasattr(os, "mkfifo"), "named pipes, os.mkfifo (POSIX)"),
+    "ipc": (lambda: zmq.has("ipc"), "ipc in pyzmq (not in its Windows wheels)"),
+    "sigalrm": (
+        lambda: hasattr(signal, "SIGALRM") and hasattr(signal, "setitimer"),
+        "SIGALRM and setitimer (POSIX)",
+    ),
+    "proc": (lambda: os.path.isdir("/proc/self/fd"), "/proc/self/fd (Linux)"),
+    "job_control": (lambda: hasattr(signal, "SIGSTOP"), "SIGSTOP/SIGKILL (POSIX)"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "requires(*features): skip unless the platform has them (see tests/conftest.py)"
+    )
+
+
+def pytest_report_header() -> List[str]:
+    simulated = getattr(sys, "tea_simulated_platform", None)
+    if simulated is None:
+        return []
+    return [f"platform: SIMULATED {simulated} on {sys.platform} (ci/windows-sim/sitecustomize.py)"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires"):
+        missing = [FEATURES[name][1] for name in mark.args if not FEATURES[name][0]()]
+        if missing:
+            pytest.skip(f"needs {', '.join(missing)}: not on this platform")
+
 
 @pytest.fixture
 def ipc_dir() -> Iterator[str]:
     """A short private directory (ipc paths are limited to ~100 bytes)."""
-    path = tempfile.mkdtemp(prefix="teat-", dir="/tmp")
+    path = tempfile.mkdtemp(prefix="teat-")
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -32,6 +74,8 @@ def address(ipc_dir: str) -> Callable[[str], str]:
         if protocol == "inproc":
             return f"inproc://t-{uuid.uuid4().hex}"
         if protocol == "ipc":
+            if not zmq.has("ipc"):
+                pytest.skip("needs ipc in pyzmq (not in its Windows wheels): not on this platform")
             return f"ipc://{ipc_dir}/{next(_ids)}.sock"
         return "tcp://127.0.0.1:*"
 

@@ -22,7 +22,7 @@ from tea_transports import (
     UnixPipeTransport,
 )
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="not applicable on this platform: no pipes")
+pytestmark = pytest.mark.requires("fifo")
 
 
 def pipe(**options: object) -> UnixPipeTransport:

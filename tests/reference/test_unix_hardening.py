@@ -1,4 +1,4 @@
-"""UnixPipeTransport under real use (issue 9): fork, close from a signal handler, a second
+"""UnixPipeTransport under real use: fork, close from a signal handler, a second
 consumer of one FIFO. Each scenario runs in real child processes with deadlines, so a
 regression fails here instead of hanging the test run."""
 
@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from tea_transports import AddressInUseError, TransportConfig, UnixPipeTransport
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="not applicable on this platform: no pipes")
+pytestmark = pytest.mark.requires("fifo")
 
 DEADLINE_S = 30
 
@@ -31,7 +31,7 @@ def run_script(source: str, *args: str) -> subprocess.CompletedProcess[str]:
         pytest.fail(f"the script hung past {DEADLINE_S} s; stderr so far: {exc.stderr!r}")
 
 
-# -- item 4: a forked child must not harm the parent ------------------------------------------
+# -- a forked child must not harm the parent -------------------------------------------------------
 
 FORK_SCRIPT = """
     import gc, os, select, sys
@@ -61,7 +61,8 @@ FORK_SCRIPT = """
     _, status = os.waitpid(pid, 0)
     assert status == 0, status
     print("fifo exists:", os.path.exists(path))
-    print("wake pipes quiet:", not select.select([writer._wake_r, reader._wake_r], [], [], 0)[0])
+    wakes = [writer._wake.fileno(), reader._wake.fileno()]
+    print("wake pipes quiet:", not select.select(wakes, [], [], 0)[0])
     writer.send(b"after the fork")
     print("parent received:", reader.receive())
     writer.close()
@@ -71,7 +72,7 @@ FORK_SCRIPT = """
 """
 
 
-def test_issue9_item4_forked_child_leaves_the_parents_pipe_alone(ipc_dir: str) -> None:
+def test_forked_child_leaves_the_parents_pipe_alone(ipc_dir: str) -> None:
     result = run_script(FORK_SCRIPT, f"{ipc_dir}/fifo")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -130,7 +131,7 @@ FORK_WHILE_WAITING_SCRIPT = """
 """
 
 
-def test_issue9_item4_fork_while_another_thread_waits(ipc_dir: str) -> None:
+def test_fork_while_another_thread_waits(ipc_dir: str) -> None:
     result = run_script(FORK_WHILE_WAITING_SCRIPT, f"{ipc_dir}/fifo")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -169,13 +170,13 @@ CHILD_HOLDS_NOTHING_SCRIPT = """
 """
 
 
-def test_issue9_item4_a_forked_child_keeps_no_pipe_open(ipc_dir: str) -> None:
+def test_a_forked_child_keeps_no_pipe_open(ipc_dir: str) -> None:
     result = run_script(CHILD_HOLDS_NOTHING_SCRIPT, f"{ipc_dir}/fifo")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["received: b'last'", "end of stream while the child lives"]
 
 
-# -- item 5: close() from a signal handler while the same thread waits --------------------------
+# -- close() from a signal handler while the same thread waits -------------------------------------
 
 SIGNAL_SCRIPT = """
     import os, signal, sys
@@ -223,15 +224,16 @@ SIGNAL_SCRIPT = """
     blocked.close()  # still idempotent
     writer.close()
     reader.close()
+    # the test keeps signalling until this process ends: at exit Python restores the default
+    # handler (which would kill it), but not an ignored signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     print("fifo removed:", not os.path.exists(path))
 """
 
 
 @pytest.mark.parametrize("reenter", ["close", "reenter"])
 @pytest.mark.parametrize("operation", ["receive", "send"])
-def test_issue9_item5_close_from_a_signal_handler_ends_the_wait(
-    ipc_dir: str, operation: str, reenter: str
-) -> None:
+def test_close_from_a_signal_handler_ends_the_wait(ipc_dir: str, operation: str, reenter: str) -> None:
     """SIGTERM's handler closes the transport this thread is waiting on; with "reenter" it
     first calls the interrupted operation again, which must be refused, not corrupt it."""
     proc = subprocess.Popen(
@@ -267,7 +269,7 @@ def test_issue9_item5_close_from_a_signal_handler_ends_the_wait(
     assert lines[1:] == ["connected after close: False", "fifo removed: True"], err
 
 
-# -- item 8: one consumer per FIFO ------------------------------------------------------------
+# -- one consumer per FIFO -------------------------------------------------------------------------
 
 CONSUMER_SCRIPT = """
     import sys
@@ -280,7 +282,7 @@ CONSUMER_SCRIPT = """
 """
 
 
-def test_issue9_item8_second_fifo_consumer_refused(ipc_dir: str) -> None:
+def test_second_fifo_consumer_refused(ipc_dir: str) -> None:
     address = f"ipc://{ipc_dir}/fifo"
     with UnixPipeTransport(TransportConfig(options={"send_timeout": 5000})) as writer:
         writer.bind(address)
@@ -314,7 +316,7 @@ def test_issue9_item8_second_fifo_consumer_refused(ipc_dir: str) -> None:
             assert third.receive() == b"again"
 
 
-def test_issue9_item8_consumer_lock_is_not_taken_by_a_refused_connect(ipc_dir: str) -> None:
+def test_consumer_lock_is_not_taken_by_a_refused_connect(ipc_dir: str) -> None:
     address = f"ipc://{ipc_dir}/fifo"
     with UnixPipeTransport(TransportConfig()) as writer, UnixPipeTransport(TransportConfig()) as first:
         writer.bind(address)

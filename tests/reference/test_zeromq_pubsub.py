@@ -27,7 +27,8 @@ from tea_transports.zeromq import LOGGER_NAME, local_endpoint, private_ipc_dir
 from tea_transports.zeromq.base import translate_error
 from tea_transports.zeromq.diagnostics import SlowSubscriberWarning
 
-PROTOCOLS = ["inproc", "ipc", "tcp"]
+_IPC = pytest.mark.requires("ipc")
+PROTOCOLS = ["inproc", pytest.param("ipc", marks=_IPC), "tcp"]
 Make = Callable[..., Any]
 
 
@@ -70,6 +71,7 @@ def test_TEA_STREAM_002_2_UNIT_013_014_linger(zmq_transport: Make) -> None:
     assert (default.socket_option(zmq.LINGER), custom.socket_option(zmq.LINGER)) == (1000, 0)
 
 
+@pytest.mark.requires("proc")
 def test_TEA_STREAM_002_2_UNIT_016_failed_bind_leaves_no_socket(zmq_transport: Make) -> None:
     pub = zmq_transport()
     pub.bind("tcp://127.0.0.1:*")
@@ -250,9 +252,10 @@ def test_close_from_another_thread_ends_a_blocked_receive(
         ("tcp://127.0.0.1:\u00b2", "port must be 1-65535"),  # a digit to str.isdigit(), not to int()
         ("tcp://:5555", "expected tcp://HOST:PORT"),
         ("tcp://[::1:5555", "unbalanced brackets"),
-        ("ipc://*", "private path"),
-        ("ipc://*0", "private path"),  # any path that begins with * is libzmq's wildcard (hypothesis)
-        ("ipc:///" + "x" * 200, "more than this platform's"),
+        pytest.param("ipc://*", "private path", marks=_IPC),
+        # any path that begins with * is libzmq's wildcard (found by hypothesis)
+        pytest.param("ipc://*0", "private path", marks=_IPC),
+        pytest.param("ipc:///" + "x" * 200, "more than this platform's", marks=_IPC),
         ("inproc://", "nothing follows"),
     ],
 )
@@ -266,6 +269,7 @@ def test_connect_needs_a_concrete_address(zmq_transport: Make) -> None:
         zmq_transport().connect("tcp://127.0.0.1:*")
 
 
+@_IPC
 def test_ipc_takeover_is_refused(zmq_transport: Make, ipc_dir: str) -> None:
     first = zmq_transport()
     first.bind(f"ipc://{ipc_dir}/taken.sock")
@@ -283,6 +287,7 @@ def test_ephemeral_tcp_port_is_exposed(zmq_transport: Make) -> None:
     assert 0 < int(port) < 65536
 
 
+@_IPC
 def test_local_endpoints_live_in_a_private_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     endpoint = local_endpoint("stream-1")
@@ -419,6 +424,7 @@ def test_read_ahead_survives_unsubscribe_then_subscribe(zmq_transport: Make) -> 
 
 @pytest.mark.parametrize("action", ["close", "unsubscribe"])
 @pytest.mark.parametrize("call", ["receive", "receive_many"])
+@pytest.mark.requires("sigalrm")
 def test_read_ahead_and_a_signal_handler(zmq_transport: Make, call: str, action: str) -> None:
     """close() or unsubscribe(b"b") from a signal handler that lands while a receive reads
     ahead: the call ends with TransportClosedError, and no call that starts after the
@@ -538,6 +544,7 @@ def test_two_receiving_threads_read_ahead_one_share(zmq_transport: Make) -> None
     assert most[0] <= sub.read_ahead, f"{most[0]} read ahead, beyond the share of {sub.read_ahead}"
 
 
+@pytest.mark.requires("sigalrm")
 def test_read_ahead_and_a_receive_in_a_signal_handler(zmq_transport: Make) -> None:
     """A handler that receives while this thread receives: it gets a message read ahead, or
     (in the middle of a read) a TransportStateError; each message once, each caller's in order."""
@@ -573,6 +580,7 @@ def test_read_ahead_and_a_receive_in_a_signal_handler(zmq_transport: Make) -> No
         assert got == sorted(got), f"the {who}'s messages came out of order"
 
 
+@pytest.mark.requires("sigalrm")
 def test_a_signal_handler_may_receive_while_a_receive_waits(zmq_transport: Make) -> None:
     """A wait holds no message, so a handler's receive() meanwhile is served (a handler that
     drains on SIGTERM while the main loop waits)."""

@@ -323,6 +323,7 @@ def test_close_from_another_thread_loses_no_accepted_message(stream: Make) -> No
     assert rest and rest[-1] == accepted[-1]
 
 
+@pytest.mark.requires("sigalrm")
 def test_close_from_a_signal_handler_during_sends(stream: Make) -> None:
     pub, (sub,) = linked(stream, "inproc://stream-signal", high_water_mark=0)
     accepted: List[bytes] = []
@@ -350,7 +351,7 @@ def test_only_a_publisher_sends(stream: Make) -> None:
         assert not transport._pending  # nothing kept from the refused send
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="not applicable on this platform: no fork()")
+@pytest.mark.requires("fork")
 def test_a_forked_copy_refuses_to_send(stream: Make) -> None:
     pub, (sub,) = linked(stream, "inproc://stream-fork", stream_max_delay_us=10_000_000)
     pub.send(b"opens a frame")  # the next send would take the path without the lock

@@ -16,12 +16,11 @@ from actor_process import Actor
 from tea_transports import TransportClosedError, TransportTimeoutError
 from tea_transports.zeromq import local_endpoint
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(signal, "SIGSTOP"), reason="not applicable on this platform: signals"
-)
+pytestmark = pytest.mark.requires("job_control")
+_IPC = pytest.mark.requires("ipc")
 
 Make = Callable[..., Any]
-PROTOCOLS = ["tcp", "ipc"]
+PROTOCOLS = ["tcp", pytest.param("ipc", marks=_IPC)]
 
 
 def free_address(protocol: str, ipc_dir: str) -> str:
@@ -154,6 +153,7 @@ def test_frozen_publisher_gives_a_timeout_not_silence(zmq_transport: Make, actor
         os.kill(pub.pid, signal.SIGCONT)
 
 
+@pytest.mark.requires("proc")
 def test_million_message_stall_drop_mode_memory(
     zmq_transport: Make, address: Any, actors: List[Actor], record_property: Any
 ) -> None:
@@ -207,7 +207,8 @@ def test_million_message_stall_block_mode_is_lossless(
     figure(record_property, "stall_block_accepted_before_timeout", accepted_while_stalled)
 
 
-@pytest.mark.parametrize("protocol", ["inproc", "ipc", "tcp"])
+@pytest.mark.requires("proc")
+@pytest.mark.parametrize("protocol", ["inproc", pytest.param("ipc", marks=_IPC), "tcp"])
 def test_close_during_receive_1000_times(zmq_transport: Make, address: Any, protocol: str) -> None:
     from tea_transports import TransportConfig, create_transport
 
@@ -244,6 +245,7 @@ def test_close_during_receive_1000_times(zmq_transport: Make, address: Any, prot
     poll_until(lambda: fds() <= before, 10, f"descriptors return to {before}")
 
 
+@pytest.mark.requires("ipc", "proc")
 def test_ten_thousand_cycles_return_to_baseline(address: Any) -> None:
     from tea_transports import TransportConfig, create_transport
 

@@ -149,7 +149,8 @@ def test_bad_input_fails_before_any_socket_exists() -> None:
             transport.send(bad)
     with pytest.raises(ConfigurationError, match="'high_water_mark' must be >= 0"):
         make(high_water_mark=-1)
-    with pytest.raises(TransportError, match="more than this platform's"):
+    too_long = "more than this platform's" if zmq.has("ipc") else "no ipc support"
+    with pytest.raises(TransportError, match=too_long):
         transport.bind("ipc:///" + "x" * 300)
     with pytest.raises(TransportError, match="port must be 1-65535"):
         transport.bind("tcp://127.0.0.1:65536")
@@ -180,6 +181,7 @@ def test_oversize_message_is_refused_without_killing_the_subscriber(zmq_transpor
         raw.close(linger=0)
 
 
+@pytest.mark.requires("proc")
 def test_subscription_churn_cannot_grow_the_publisher(zmq_transport: Make, record_property: Any) -> None:
     pub = zmq_transport()
     pub.bind("tcp://127.0.0.1:*")

@@ -52,6 +52,7 @@ def shared_base() -> Iterator[Path]:
 
 
 @as_root
+@pytest.mark.requires("fork")
 def test_another_user_cannot_enter_the_private_ipc_dir(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -65,6 +66,7 @@ def test_another_user_cannot_enter_the_private_ipc_dir(
 
 
 @as_root
+@pytest.mark.requires("fork")
 def test_a_squatted_predictable_dir_is_refused(monkeypatch: pytest.MonkeyPatch, shared_base: Path) -> None:
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(shared_base))
     squatter = shared_base / f"tea-{os.getuid()}"

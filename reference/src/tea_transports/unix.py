@@ -1,25 +1,11 @@
 """``UnixPipeTransport``: one producer, one consumer, over a pipe (pattern "direct").
 
-Addresses:
-
-* ``inproc://NAME`` — an anonymous ``os.pipe()`` shared between two transports of one
-  process; the consumer takes the read end registered under ``NAME``.
-* ``ipc:///path/to/fifo`` — a named FIFO, so producer and consumer may be different
-  processes. ``bind()`` creates it (mode 0600) and removes it on ``close()``; a path that
-  already exists is refused rather than taken over. The producer holds the FIFO open for
-  reading as well, so its sends never fail for want of a consumer: messages wait in the
-  kernel's pipe buffer until one connects or the buffer fills.
-
-  A FIFO has one consumer: ``connect()`` takes an exclusive ``flock`` on it, so a second
-  consumer — in this process or another — is refused instead of splitting the byte stream
-  between two readers (which corrupts the framing). The lock goes with the consumer's
-  descriptor, so a consumer that dies never keeps the next one out. But a consumer reads
-  ahead: what it read and did not return is lost when it closes, and if it closes in the
-  middle of a message, the next consumer of that FIFO starts mid-frame and the stream is
-  broken for good. Hand a FIFO over only when its producer is quiet, or bind a new one.
+Addresses (``_pipe_ends``): ``inproc://NAME``, an anonymous ``os.pipe()`` shared between
+two transports of one process, and ``ipc:///path/to/fifo``, a named FIFO, so producer and
+consumer may be different processes; ``bind()`` creates it and ``close()`` removes it.
 
 Messages are framed with a 4-byte big-endian length, so ``receive()`` returns whole
-messages. Every wait polls the data descriptor together with a private wake-up pipe, so
+messages. Every wait polls the data descriptor together with a wake-up pair (``_waiting``), so
 ``close()`` from another thread ends a blocked ``send``/``receive`` at once; descriptors
 are set to -1 under the I/O lock when closed, so a closed descriptor number is never used
 again by mistake.
@@ -49,18 +35,19 @@ import contextlib
 import errno
 import os
 import select
-import stat
 import struct
+import sys
 import threading
-import time
 import weakref
-from typing import Deque, Dict, List, Optional, Tuple, Union
+from typing import Deque, List, Optional, Tuple, Union
 
-from ._arguments import check_flags, check_payload, deadline_seconds
+from ._arguments import check_flags, check_payload
+from ._pipe_ends import forget_the_parents_names, open_consumer, open_producer, release_name, remove_fifo
+from ._waiting import Closing, WakeUp, at_fork_in_child, wait_ready
+from ._waiting import deadline as _deadline
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
 from .errors import (
     AddressError,
-    AddressInUseError,
     BrokenTransportError,
     TransportError,
     TransportStateError,
@@ -79,24 +66,13 @@ _READ_CHUNK = 1 << 16
 #: frames may go in pieces, so they take the slow path, which marks the tail as pending
 _ATOMIC_WRITE = getattr(select, "PIPE_BUF", 512)
 
-# inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
-# stays reserved until the producer closes
-_inproc_pipes: Dict[str, int] = {}
-_inproc_lock = threading.RLock()  # re-entrant: close() from a signal handler may interrupt bind()
-
 # every open transport, so a forked child can mark its copies unusable at once, at no
 # cost to the per-message path
 _live: weakref.WeakSet[UnixPipeTransport] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    global _inproc_lock
-    _inproc_lock = threading.RLock()  # a parent thread may have held it at the fork
-    for fd in _inproc_pipes.values():  # the parent's names: neither usable nor taken here
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-    _inproc_pipes.clear()
+    forget_the_parents_names()
     for transport in list(_live):
         # the child cannot use them, and its copies would keep the pipe open (no end of
         # stream for the consumer) and the FIFO's consumer lock held: drop them now
@@ -104,13 +80,11 @@ def _after_fork_in_child() -> None:
         # a parent thread may have held them at the fork: the child's copies would never
         # be released, and the child's calls must reach _unusable() instead of hanging
         transport._io_lock = threading.RLock()
-        transport._close_lock = threading.RLock()
         transport._stats_lock = threading.Lock()
         transport._in_slow_path = False  # that thread is not here
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+at_fork_in_child(_after_fork_in_child)
 
 
 class UnixPipeTransport(Transport):
@@ -118,6 +92,7 @@ class UnixPipeTransport(Transport):
 
     capabilities = Capabilities(
         patterns=frozenset({"direct"}),
+        # FIFOs and waits on pipes are POSIX's: Windows' select() takes only sockets
         protocols=frozenset({"ipc", "inproc"} if hasattr(os, "mkfifo") else set()),
         features=frozenset({Feature.STATS}),
     )
@@ -140,9 +115,9 @@ class UnixPipeTransport(Transport):
         # re-entrant locks, so that close() from a signal handler can see that its own
         # thread holds them (RLock._is_owned) instead of deadlocking
         self._io_lock = threading.RLock()  # held by send/receive; close() waits for it
-        self._close_lock = threading.RLock()
+        self._closing = Closing()
         self._pid = os.getpid()  # the process that owns the descriptors and the address
-        self._wake_r, self._wake_w = os.pipe()
+        self._wake: Optional[WakeUp] = WakeUp()
         self._messages_sent = self._bytes_sent = 0
         #: the role whose fast path is open: set by bind/connect, cleared by close(), by
         #: fork and while a message's tail is unwritten (one check per call instead of three)
@@ -161,57 +136,16 @@ class UnixPipeTransport(Transport):
 
     def bind(self, address: str) -> None:
         scheme, target = self._open_check("bind", address)
+        write_fd = open_producer(address, scheme, target)
         if scheme == "inproc":
-            read_fd, write_fd = os.pipe()
-            with _inproc_lock:
-                if target in _inproc_pipes:
-                    os.close(read_fd)
-                    os.close(write_fd)
-                    raise AddressInUseError(
-                        f"cannot bind {address}: another pipe is already bound there; "
-                        f"pick another name or close the other transport"
-                    )
-                _inproc_pipes[target] = read_fd
             self._inproc_name = target
         else:
-            try:
-                os.mkfifo(target, 0o600)
-            except FileExistsError:
-                raise AddressInUseError(
-                    f"cannot bind {address}: {target} already exists; another producer may "
-                    f"own it — remove it if it is stale, or pick another path"
-                ) from None
-            except OSError as exc:
-                raise AddressError(f"cannot create the FIFO for {address}: {exc}") from exc
             self._fifo_path = target
-            # O_RDWR: opening never waits for a reader, and writes never raise EPIPE
-            write_fd = os.open(target, os.O_RDWR | os.O_NONBLOCK)
         self._start("publisher", write_fd, address)
 
     def connect(self, address: str) -> None:
         scheme, target = self._open_check("connect", address)
-        if scheme == "inproc":
-            with _inproc_lock:
-                read_fd = _inproc_pipes.get(target, -1)
-                if read_fd >= 0:
-                    _inproc_pipes[target] = -1
-            if read_fd < 0:
-                raise AddressError(
-                    f"cannot connect to {address}: no pipe is bound there, or its consumer "
-                    f"is already connected; bind the producer first"
-                )
-        else:
-            try:
-                if not stat.S_ISFIFO(os.stat(target).st_mode):
-                    raise AddressError(f"cannot connect to {address}: {target} is not a FIFO")
-                read_fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
-                _lock_consumer(read_fd, address)
-            except FileNotFoundError:
-                raise AddressError(
-                    f"cannot connect to {address}: no FIFO at {target}; bind the producer first"
-                ) from None
-            except OSError as exc:
-                raise AddressError(f"cannot connect to {address}: {exc}") from exc
+        read_fd = open_consumer(address, scheme, target)
         self._start("subscriber", read_fd, address)
 
     def _open_check(self, operation: str, address: str) -> Tuple[str, str]:
@@ -233,7 +167,8 @@ class UnixPipeTransport(Transport):
         return scheme, target
 
     def _start(self, role: str, fd: int, address: str) -> None:
-        os.set_blocking(fd, False)  # every wait happens in poll(), where close() can end it
+        if sys.platform != "win32":  # (never reached there: no protocols)
+            os.set_blocking(fd, False)  # every wait happens in a poll, where close() can end it
         self._fd = fd
         self._role = role
         self.endpoint = address
@@ -317,7 +252,7 @@ class UnixPipeTransport(Transport):
             try:
                 written = _write(self._fd, self._pending)
             except BlockingIOError:
-                self._wait(select.POLLOUT, deadline, "send")
+                self._wait(True, deadline, "send")
                 continue
             except OSError as exc:
                 raise self._io_error("send", exc) from exc
@@ -391,7 +326,7 @@ class UnixPipeTransport(Transport):
                 try:
                     chunk = _read(self._fd, _READ_CHUNK)
                 except BlockingIOError:
-                    self._wait(select.POLLIN, deadline, "receive")
+                    self._wait(False, deadline, "receive")
                     continue
                 except OSError as exc:
                     raise self._io_error("receive", exc) from exc
@@ -422,13 +357,12 @@ class UnixPipeTransport(Transport):
                 f"{self._role or 'not bound or connected'}; call {needed} first"
             )
 
-    def _wait(self, event: int, deadline: Optional[float], operation: str) -> None:
-        """Wait until ``self._fd`` is ready for ``event``, the deadline passes, or close()."""
-        poller = select.poll()
-        poller.register(self._fd, event)
-        poller.register(self._wake_r, select.POLLIN)
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        ready = poller.poll(None if timeout is None else timeout * 1000)
+    def _wait(self, write: bool, until: Optional[float], operation: str) -> None:
+        """Wait until ``self._fd`` is ready (for writing or reading), ``until`` passes, or
+        close(). The I/O lock stays held: a message is read or written in several steps
+        by one thread at a time, and close() ends the wait through the wake-up pair."""
+        fds = [self._fd]
+        ready = wait_ready(() if write else fds, fds if write else (), until, self._wake)
         if self._closed:
             raise self._unusable(operation)
         if not ready:
@@ -462,30 +396,23 @@ class UnixPipeTransport(Transport):
         if self._pid != os.getpid():
             self._drop_copies()
             return
-        if self._close_lock._is_owned():  # type: ignore[attr-defined]
-            return  # a signal handler interrupted this thread's own close(): it finishes
-        with self._close_lock:
-            if not self._closed:
-                self._closed = True
-                self._ready = None
-                os.write(self._wake_w, b"x")  # wakes a send/receive waiting in any thread
-        if self._io_lock._is_owned():  # type: ignore[attr-defined]
-            # a signal handler interrupted this thread's own send/receive: waiting for the
-            # lock would deadlock, so that call releases everything on its way out
+        if not self._closing.close(self._io_lock, self._wake, self._mark_closed, self._release):
+            # a signal handler interrupted this thread's own send/receive: that call
+            # releases everything on its way out
             self._close_deferred = True
-            return
-        with self._io_lock:
-            self._release()
+
+    def _mark_closed(self) -> None:
+        self._closed = True
+        self._ready = None
 
     def _release(self) -> None:
         """Close the descriptors and free the address; idempotent. Called under the I/O lock."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        for fd in (self._wake_r, self._wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self._wake_r = self._wake_w = -1
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()
         self._buffer = b""
         with self._stats_lock:
             self._frames_read -= len(self._inbox)  # dropped unread: not received
@@ -496,32 +423,30 @@ class UnixPipeTransport(Transport):
     def _drop_copies(self) -> None:
         """In a forked child: close this process's copies of the descriptors, nothing else.
 
-        No wake byte (the wake pipe is shared with the parent), no lock (a parent thread
+        No wake byte (the wake-up pair is shared with the parent), no lock (a parent thread
         may have held it at the fork), no unlink and no inproc registry change.
         """
         self._closed = True
         self._ready = None
-        for fd in (self._fd, self._wake_r, self._wake_w):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._fd = self._wake_r = self._wake_w = -1
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = -1
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()  # this process's copies only
 
     def _release_address(self) -> None:
-        if self._inproc_name is not None:
-            with _inproc_lock:
-                unclaimed = _inproc_pipes.pop(self._inproc_name, -1)
-            if unclaimed >= 0:
-                os.close(unclaimed)
-            self._inproc_name = None
-        if self._fifo_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._fifo_path)
-            self._fifo_path = None
+        name, self._inproc_name = self._inproc_name, None
+        if name is not None:
+            release_name(name)
+        path, self._fifo_path = self._fifo_path, None
+        if path is not None:
+            remove_fifo(path)
 
     def __del__(self) -> None:
         super().__del__()
-        if getattr(self, "_wake_r", -1) >= 0:  # not yet released (or a deferred close)
+        if getattr(self, "_wake", None) is not None:  # not yet released (or a deferred close)
             self.close()
 
     def get_stats(self) -> TransportStats:
@@ -538,28 +463,3 @@ class UnixPipeTransport(Transport):
             messages_received=frames_read - len(inbox),
             bytes_received=payload_read - sum(map(len, inbox)),
         )
-
-
-def _lock_consumer(fd: int, address: str) -> None:
-    """Make ``fd`` the FIFO's only consumer, or close it and refuse.
-
-    :raises AddressInUseError: another consumer holds the FIFO.
-    """
-    import fcntl  # POSIX only, as FIFOs are
-
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise AddressInUseError(
-            f"cannot connect to {address}: the FIFO already has a consumer (in this or another "
-            f"process); a pipe carries one stream to one reader, so close that consumer first, "
-            f"or use the zeromq transport's pub_sub pattern for several subscribers"
-        ) from None
-    except OSError:  # a platform that cannot lock FIFOs: the one-consumer rule goes unchecked
-        pass
-
-
-def _deadline(timeout_ms: Optional[int]) -> Optional[float]:
-    seconds = deadline_seconds(timeout_ms)
-    return None if seconds is None else time.monotonic() + seconds

@@ -22,12 +22,8 @@ import hashlib
 import os
 import socket
 import stat
+import sys
 import tempfile
-
-try:
-    import fcntl
-except ImportError:  # Windows: no ipc there, so no binders to serialise
-    fcntl = None  # type: ignore[assignment]
 from typing import Iterator, Tuple
 
 import zmq
@@ -130,6 +126,8 @@ def check_ipc_free(address: str, path: str) -> None:
         raise AddressInUseError(
             f"cannot bind {address!r}: {path} exists and is not a socket; pick another path"
         )
+    if sys.platform == "win32":  # ipc sockets are POSIX's (pyzmq's Windows wheels have none)
+        return
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
@@ -155,9 +153,11 @@ def ipc_bind_lock(address: str, path: str) -> Iterator[str]:
     :raises AddressError: the directory cannot be opened.
     """
     absolute = os.path.abspath(path)
-    if fcntl is None:
+    if sys.platform == "win32":  # no ipc there, so no binders to serialise
         yield absolute
         return
+    import fcntl  # POSIX only, as ipc paths are
+
     directory = os.path.dirname(absolute) or "/"
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -7,9 +7,10 @@
 * Safe close across threads. libzmq sockets are not thread-safe: closing one under a
   ``recv`` blocked in another thread hangs (inproc) or aborts the process (tcp). So every
   socket call holds ``_io_lock``, and nothing ever *waits* inside libzmq holding it: a
-  waiting call releases the lock and polls the socket's own descriptor (``zmq.FD``)
-  together with a private wake-up socket pair. ``close()`` raises the flag, wakes the
-  waiter and takes the lock before it touches the socket.
+  waiting call releases the lock and waits on the socket's own descriptor (``zmq.FD``, a
+  SOCKET handle on Windows) together with a wake-up pair, through ``.._waiting``, the
+  waiting and closing every transport of the package shares. ``close()`` raises the flag,
+  wakes the waiter and takes the lock before it touches the socket.
 * ``close()`` from a signal handler that interrupted this thread inside a socket call
   (the lock is then held by this very thread) only marks the transport closed and wakes
   it; the interrupted call if it waits, or the next call, another ``close()`` or the exit
@@ -22,18 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
-import math
 import os
-import select
-import socket
 import threading
 import time
-from typing import Any, Callable, ClassVar, FrozenSet, List, Optional
+from typing import Any, ClassVar, FrozenSet, List, Optional
 
 import zmq
 
-from .._arguments import deadline_seconds
+from .._waiting import Closing, Owner, WakeUp, deadline, wait_unlocked
 from ..base import Capabilities, Transport, TransportConfig
 from ..errors import (
     AddressError,
@@ -48,7 +45,7 @@ from . import lifecycle
 from .addresses import check_ipc_free, ipc_bind_lock, validate_address
 from .security import CURVE_OPTIONS, configure_curve, release_domain, stop_authenticator
 
-__all__ = ["ZEROMQ_OPTIONS", "ZeroMQTransport", "translate_error"]
+__all__ = ["ZEROMQ_OPTIONS", "ZeroMQTransport", "libzmq_errors", "translate_error"]
 
 _INT32_MAX = 2**31 - 1
 #: option -> (minimum, maximum, socket option); times in ms, sizes in bytes
@@ -59,9 +56,14 @@ _INT_OPTIONS = {
     "reconnect_interval_max": (0, _INT32_MAX, zmq.RECONNECT_IVL_MAX),
 }
 ZEROMQ_OPTIONS = frozenset(_INT_OPTIONS) | CURVE_OPTIONS | {"hwm_warning_interval"}
-# a waiting call re-reads the socket's state at least this often (ms): another thread's
+# a waiting call re-reads the socket's state at least this often (s): another thread's
 # call on the same socket may consume the edge that zmq.FD signals
-_WAIT_SLICE_MS = 100
+_WAIT_SLICE_S = 0.1
+
+
+def _sooner(until: Optional[float], slice_s: float) -> float:
+    end = time.monotonic() + slice_s
+    return end if until is None else min(until, end)
 
 
 def _protocols() -> FrozenSet[str]:
@@ -97,6 +99,25 @@ def translate_error(exc: zmq.ZMQError, operation: str, address: Optional[str]) -
     return BrokenTransportError(f"cannot {operation}{where}: {exc.strerror} (errno {code})")
 
 
+class libzmq_errors:
+    """``with libzmq_errors("send", endpoint):`` turns a libzmq error raised in the block
+    into the transport error :func:`translate_error` chooses. A class, not a generator:
+    it sits on paths that run once per read or batch, where a generator costs 1 µs."""
+
+    __slots__ = ("address", "operation")
+
+    def __init__(self, operation: str, address: Optional[str]) -> None:
+        self.operation = operation
+        self.address = address
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Optional[BaseException], traceback: Any) -> None:
+        if isinstance(exc, zmq.ZMQError):
+            raise translate_error(exc, self.operation, self.address) from exc
+
+
 def _out_of_descriptors(operation: str, address: Optional[str], reason: str) -> TransportError:
     return TransportError(
         f"cannot {operation} {address}: out of file descriptors ({reason}); close transports "
@@ -121,16 +142,14 @@ class ZeroMQTransport(Transport):
         self._socket: Optional[zmq.Socket[Any]] = None
         self._role: Optional[str] = None
         self._closed = False
-        self._close_calls = itertools.count()  # next() is atomic: close() needs no lock
+        self._closing = Closing()
         self._new_lock()
         self._ipc_path: Optional[str] = None
         self._ipc_inode: Optional[int] = None
         self._curve_domain: Optional[str] = None
-        self._pid = os.getpid()
-        self._forked = False
+        self._owner = Owner()
         # made on bind/connect, so a transport that never opened holds no descriptor
-        self._wake_r: Optional[socket.socket] = None
-        self._wake_w: Optional[socket.socket] = None
+        self._wake: Optional[WakeUp] = None
 
     @staticmethod
     def context() -> zmq.Context[Any]:
@@ -162,18 +181,15 @@ class ZeroMQTransport(Transport):
 
     def _check_process(self, operation: str) -> None:
         """:raises TransportStateError: this is a copy inherited through ``fork()``."""
-        if self._forked or self._pid != os.getpid():
+        if self._owner.is_copy():
             raise TransportStateError(
-                f"cannot {operation} on {self.endpoint or 'a ZeroMQ transport'}: it was created "
-                f"in process {self._pid} and this is process {os.getpid()}; after fork() the "
-                f"child must create its own transport (and the parent keeps using its own)"
+                f"cannot {operation} on {self.endpoint or 'a ZeroMQ transport'}: {self._owner.describe()}"
             )
 
     def _new_lock(self) -> None:
         # re-entrant, so that close() can tell that a signal handler interrupted this very
         # thread inside a socket call (see close())
         self._io_lock = threading.RLock()
-        self._owned: Callable[[], bool] = self._io_lock._is_owned  # type: ignore[attr-defined]
 
     def _forked_copy(self) -> None:
         """In a child after fork: make every use fail fast, and forget (never close, write to
@@ -181,12 +197,12 @@ class ZeroMQTransport(Transport):
         not close a socket that a child inherited when it is garbage collected. The lock is
         new: a parent's thread may have held it at the fork, and no one would release it."""
         self._new_lock()
-        self._forked = True
+        self._owner.forked = True
         self._closed = True
         self._detach_shortcuts()
         self._forget_role_resources()
         self._socket = None
-        self._wake_r = self._wake_w = None
+        self._wake = None
         self._ipc_path = self._curve_domain = None
 
     # -- opening ------------------------------------------------------------------------
@@ -229,13 +245,10 @@ class ZeroMQTransport(Transport):
         return sock
 
     def _create(self, kind: int, role: str, address: str, operation: str) -> zmq.Socket[Any]:
-        try:
+        with libzmq_errors(operation, address):
             sock: zmq.Socket[Any] = self.context().socket(kind)
-        except zmq.ZMQError as exc:
-            raise translate_error(exc, operation, address) from exc
         try:
-            self._wake_r, self._wake_w = socket.socketpair()
-            self._wake_w.setblocking(False)  # a full wake-up pair already says "wake up"
+            self._wake = WakeUp()
             self._configure(sock, role)
             if address.startswith("tcp://["):
                 sock.setsockopt(zmq.IPV6, 1)
@@ -257,10 +270,9 @@ class ZeroMQTransport(Transport):
 
     def _discard(self, sock: zmq.Socket[Any]) -> None:
         sock.close(linger=0)
-        for end in (self._wake_r, self._wake_w):
-            if end is not None:
-                end.close()
-        self._wake_r = self._wake_w = None
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()
         self._release_domain()
 
     def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
@@ -297,89 +309,56 @@ class ZeroMQTransport(Transport):
         # reading EVENTS re-arms zmq.FD, which signals only changes after this read
         if int(sock.getsockopt(zmq.EVENTS)) & event or not fds:
             return
-        timeout = _WAIT_SLICE_MS
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TransportTimeoutError(
-                    f"cannot {operation} on {self.endpoint}: timed out; "
-                    f"raise the timeout or check that the peer is running"
-                )
-            timeout = min(timeout, math.ceil(remaining * 1000))
-        wake = self._wake_r
-        poller = select.poll()
-        for fd in fds:
-            poller.register(fd, select.POLLIN)
-        lock_depth = self._release_all()
-        try:
-            if poller.poll(timeout) and wake is not None:
-                with contextlib.suppress(OSError):
-                    wake.recv(4096, socket.MSG_DONTWAIT)
-        finally:
-            self._reacquire(lock_depth)
+        if deadline is not None and deadline <= time.monotonic():
+            raise TransportTimeoutError(
+                f"cannot {operation} on {self.endpoint}: timed out; "
+                f"raise the timeout or check that the peer is running"
+            )
+        # a slice, not the whole deadline: another thread's call on the same socket may
+        # consume the edge that zmq.FD signals, so the state is re-read this often
+        wait_unlocked(self._io_lock, fds, (), _sooner(deadline, _WAIT_SLICE_S), self._wake)
         if self._closed:
             raise self._closed_now(operation)
 
     def _wait_fds(self) -> List[int]:
-        """Descriptors a waiting call polls: the socket's zmq.FD and the wake-up pair."""
-        if self._wake_r is None:
+        """Descriptors a waiting call waits on besides the wake-up pair: the socket's zmq.FD."""
+        if self._wake is None:
             return []
-        return [self._fd, self._wake_r.fileno()]
-
-    def _release_all(self) -> int:
-        depth = 0
-        while self._owned():
-            self._io_lock.release()
-            depth += 1
-        return depth
-
-    def _reacquire(self, depth: int) -> None:
-        for _ in range(depth):
-            self._io_lock.acquire()
+        return [self._fd]
 
     @staticmethod
     def _deadline(timeout_ms: Optional[int]) -> Optional[float]:
-        seconds = deadline_seconds(timeout_ms)
-        return None if seconds is None else time.monotonic() + seconds
+        return deadline(timeout_ms)
 
     # -- closing ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close; idempotent, safe from another thread, from a signal handler, and after fork."""
-        if next(self._close_calls):
-            # a close that a signal handler could only begin (below) ends here, or at exit
-            if self._closed and self._socket is not None and not self._owned() and not self._forked:
-                with self._io_lock:
-                    self._finish_close()
+        if self._owner.is_copy():
+            if not self._closed or not self._owner.forked:
+                self._closed = True
+                self._forked_copy()  # the socket, wake-up pair and ipc file are the parent's
             return
+        self._closing.close(self._io_lock, self._wake, self._mark_closed, self._finish_close)
+
+    def _mark_closed(self) -> None:
+        # without the lock (a signal handler may run this inside this thread's own call): the
+        # role shortcuts go now, so no new I/O starts; the rest waits for _finish_close()
         self._closed = True
-        if self._forked or self._pid != os.getpid():
-            self._forked_copy()  # the socket, wake-up pair and ipc file are the parent's
-            return
-        if self._wake_w is not None:
-            with contextlib.suppress(OSError):
-                self._wake_w.send(b"x")
-        if self._owned():
-            # a signal handler interrupted this thread inside a call that holds the lock:
-            # waiting for it would deadlock. The role shortcuts go now, so no new I/O starts;
-            # the interrupted call if it waits, the next call, another close() or the exit
-            # hook closes the socket.
-            self._detach_shortcuts()
-            return
-        with self._io_lock:  # a waiting send/receive has woken and left
-            self._finish_close()
+        self._detach_shortcuts()
 
     def _closed_now(self, operation: str) -> Exception:
         """The error for an operation that found the transport closed, after finishing a
         close that a signal handler may have left to this call."""
-        if self._forked or self._pid != os.getpid():
+        if self._owner.is_copy():
             return self._closed_error(operation)
         with self._io_lock:
             self._finish_close()
         return self._closed_error(operation)
 
     def _finish_close(self) -> None:
-        """Close the socket and wake-up pair; called with ``_io_lock`` held, once closed."""
+        """Close the socket and wake-up pair; called with ``_io_lock`` held, once closed;
+        idempotent."""
         self._detach()
         sock, self._socket = self._socket, None
         if sock is not None:
@@ -390,10 +369,9 @@ class ZeroMQTransport(Transport):
             self._remove_ipc_file()
             lifecycle.note_closed(self, linger)
         self._release_domain()
-        for end in (self._wake_r, self._wake_w):
-            if end is not None:
-                end.close()
-        self._wake_r = self._wake_w = None
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.close()
 
     def _detach(self) -> None:
         """Forget per-role resources (monitors, shortcuts); called under ``_io_lock``."""

@@ -1,0 +1,77 @@
+"""Counting subscribers honestly: duplicates return to zero, XSUB frames that are not
+subscriptions count nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, List
+
+import zmq
+from tea_transports import (
+    TransportTimeoutError,
+)
+
+Make = Callable[..., Any]
+
+
+def _in_thread(call: Callable[[], Any], timeout: float = 5) -> List[Any]:
+    """Run ``call`` in a thread; return [result] or [exception]; [] if still running at the deadline."""
+    out: List[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except BaseException as exc:  # reported to the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return out
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+    return condition()
+
+
+# -- subscriber counts -----------------------------------------------------------------------------
+
+
+def test_duplicate_subscription_count_returns_to_zero(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    raw = zmq.Context.instance().socket(zmq.SUB)
+    raw.connect(pub.endpoint)
+    raw.setsockopt(zmq.SUBSCRIBE, b"")
+    raw.setsockopt(zmq.SUBSCRIBE, b"")  # libzmq passes both on; only one cancel will follow
+    pub.wait_for_subscribers(1, timeout=5)
+    raw.close(linger=0)
+    assert _until(lambda: pub.get_stats().subscriptions == 0, timeout=10), (
+        f"still {pub.get_stats().subscriptions} subscription(s) after every subscriber left"
+    )
+    assert (
+        _in_thread(lambda: pub.wait_for_subscribers(1, timeout=0.5), 5)[0].__class__ is TransportTimeoutError
+    )
+
+
+def test_xsub_frames_that_are_not_subscriptions_change_nothing(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    peer = zmq.Context.instance().socket(zmq.XSUB)
+    try:
+        peer.connect(pub.endpoint)
+        peer.send(b"\x01")
+        pub.wait_for_subscribers(1, timeout=5)
+        peer.send(b"")  # an empty frame
+        peer.send(b"hello")  # a frame that is neither a subscription nor a cancel
+        peer.send(b"\x00never-subscribed")  # a cancel of a prefix nobody subscribed
+        peer.send(b"\x01fence")
+        assert pub.wait_for_subscribers(2, timeout=5) == 2
+        assert pub.get_stats().subscriptions == 2
+    finally:
+        peer.close(linger=0)

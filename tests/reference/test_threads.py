@@ -1,0 +1,155 @@
+"""Across threads: a waiting call holds no lock, and close() during bind() leaves nothing listening."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import threading
+import time
+from typing import Any, Callable, List
+
+import zmq
+from tea_transports import (
+    TransportClosedError,
+    TransportConfig,
+    TransportTimeoutError,
+    create_transport,
+)
+
+Make = Callable[..., Any]
+
+
+def _in_thread(call: Callable[[], Any], timeout: float = 5) -> List[Any]:
+    """Run ``call`` in a thread; return [result] or [exception]; [] if still running at the deadline."""
+    out: List[Any] = []
+
+    def run() -> None:
+        try:
+            out.append(call())
+        except BaseException as exc:  # reported to the test
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return out
+
+
+def _until(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+    return condition()
+
+
+def _close_during_bind() -> List[str]:
+    endpoints: List[str] = []
+    for trial in range(600):
+        transport = create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
+        start = threading.Barrier(2)
+
+        def bind(t: Any = transport, barrier: threading.Barrier = start) -> None:
+            barrier.wait(5)
+            with contextlib.suppress(TransportClosedError):
+                t.bind("tcp://127.0.0.1:*")
+
+        binder = threading.Thread(target=bind)
+        binder.start()
+        start.wait(5)
+        for _ in range(trial % 50 * 20):  # land close() at varying points of bind()
+            pass
+        transport.close()
+        binder.join(10)
+        assert transport.is_connected is False
+        transport.close()
+        if transport.endpoint:
+            endpoints.append(transport.endpoint)
+    return endpoints
+
+
+def _assert_not_listening(endpoints: List[str]) -> None:
+    def refused(endpoint: str) -> bool:
+        host, port = endpoint[len("tcp://") :].rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+        except OSError:
+            return True
+        return False
+
+    # libzmq closes a listener asynchronously: wait, with a deadline, for every port to close
+    listening = [e for e in endpoints if not _until(lambda e=e: refused(e), timeout=5)]
+    assert not listening, f"{len(listening)} closed transport(s) still accept connections: {listening[:3]}"
+
+
+# -- a waiting call holds no lock ------------------------------------------------------------------
+
+
+def test_subscriber_wait_does_not_hold_the_lock(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("inproc://t3-sub")
+    sub = zmq_transport(subscribe_filter=b"a", receive_timeout=20_000)
+    sub.connect(pub.endpoint)
+    pub.wait_for_subscribers(1, timeout=5)
+    waiting: List[Any] = []
+    receiver = threading.Thread(target=lambda: waiting.append(sub.receive()), daemon=True)
+    receiver.start()
+    assert _until(lambda: not sub._io_lock.acquire(blocking=False) or sub._io_lock.release() or True)
+    # each of these hung until the waiting receive() gave up (20 s) before the fix
+    assert _in_thread(lambda: sub.subscribe(b"b")) == [None], "subscribe() blocked by a waiting receive()"
+    (stats,) = _in_thread(sub.get_stats)
+    assert stats.role == "subscriber"
+    (nothing,) = _in_thread(lambda: sub.receive(flags=zmq.NOBLOCK))
+    assert isinstance(nothing, TransportTimeoutError)
+    pub.wait_for_subscribers(2, timeout=5)
+    pub.send(b"b-wanted")
+    receiver.join(10)
+    assert waiting == [b"b-wanted"]
+
+
+def test_publisher_wait_does_not_hold_the_lock(zmq_transport: Make) -> None:
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    result: List[Any] = []
+    waiter = threading.Thread(target=lambda: result.append(pub.wait_for_subscribers(1, timeout=20)))
+    waiter.start()
+    try:
+        assert _in_thread(lambda: pub.send(b"early", zmq.NOBLOCK)) == [5], "send(NOBLOCK) blocked"
+        (stats,) = _in_thread(pub.get_stats)
+        assert stats.messages_sent == 1
+        sub = zmq_transport()
+        sub.connect(pub.endpoint)
+    finally:
+        waiter.join(25)
+    assert result == [1]
+
+
+def test_close_from_another_thread_still_ends_the_wait(zmq_transport: Make) -> None:
+    for protocol_address in ("inproc://t3-close", "tcp://127.0.0.1:*"):
+        pub = zmq_transport()
+        pub.bind(protocol_address)
+        sub = zmq_transport()
+        sub.connect(pub.endpoint)
+        ended: List[Any] = []
+        receiver = threading.Thread(
+            target=lambda s=sub, out=ended: out.append(_in_thread(s.receive, 10)), daemon=True
+        )
+        receiver.start()
+        sub.close()
+        receiver.join(10)
+        assert len(ended) == 1 and isinstance(ended[0][0], TransportClosedError), ended
+
+
+# -- close() during bind() -------------------------------------------------------------------------
+
+
+def test_close_during_bind_leaves_nothing_listening() -> None:
+    # switch threads often, so close() lands inside bind() rather than before or after it
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        endpoints = _close_during_bind()
+    finally:
+        sys.setswitchinterval(previous)
+    _assert_not_listening(endpoints)
