@@ -58,7 +58,7 @@ from .._arguments import check_flags, check_payload
 from ..base import TransportConfig, TransportStats
 from ..errors import ConfigurationError, TransportError, TransportTimeoutError
 from .base import translate_error
-from .framing import JOIN_TAG, MAGIC, FramingError, TopicTable, pack, split_by_topic, unpack
+from .framing import JOIN_TAG, MAGIC, FramingError, TopicTable, frame_overhead, pack, split_by_topic, unpack
 from .pubsub import _COPY_THRESHOLD, _NOBLOCK, ZeroMQPubSubTransport, _backend_send
 
 __all__ = ["STREAM_OPTIONS", "ZeroMQStreamTransport"]
@@ -96,6 +96,12 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         #: filled still give each queue room for _FRAGMENTED_FRAMES of them (see the module doc)
         self._frame_messages = most if hwm == 0 else max(1, min(most, hwm // _FRAGMENTED_FRAMES))
         self._frame_bytes = limits["stream_max_bytes"]
+        size_limit = self.config.options.get("max_message_size")
+        #: a peer's max_message_size counts a frame whole: its messages stay within the
+        #: limit, and a subscriber allows the frame's own table and trailer on top
+        self._size_limit: Optional[int] = size_limit if type(size_limit) is int and size_limit >= 0 else None
+        if self._size_limit is not None:
+            self._frame_bytes = max(1, min(self._frame_bytes, self._size_limit))
         self._delay = limits["stream_max_delay_us"] / 1e6
         # a subscriber unpacks one frame at a time: it holds at most one frame's messages
         self._read_ahead = self._frame_messages - 1
@@ -118,7 +124,8 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         self._flusher_busy = False  # the flusher watches frames (else it waits for _flush_due)
         self._flushing = False  # a signal handler's send() must not overtake a flush
         self._table = TopicTable()
-        self._table_prefixes: Tuple[bytes, ...] = ()
+        #: a prefix was subscribed or cancelled since the table was built
+        self._table_stale = False
         self._flush_due = threading.Event()  # the flusher thread's alarm: messages are pending
         self._flusher: Optional[threading.Thread] = None
         #: publisher: join prefixes seen and not yet acknowledged
@@ -146,6 +153,12 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         if role == "publisher" and self.options.high_water_mark:
             sock.setsockopt(zmq.SNDHWM, self._frames_within(self.options.high_water_mark))
         if role == "subscriber":
+            # a SUB sends nothing but subscriptions, two a filter here (its own and its
+            # join), and libzmq replays them on every (re)connect through a pipe bounded by
+            # SNDHWM, dropping what does not fit: unbounded, every filter reaches the publisher
+            sock.setsockopt(zmq.SNDHWM, 0)
+            if self._size_limit is not None:
+                sock.setsockopt(zmq.MAXMSGSIZE, self._size_limit + frame_overhead(self._frame_messages))
             for prefix in self._filters:
                 self._join(sock, prefix)
 
@@ -291,9 +304,8 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         pending = self._pending
         batch = list(starmap(pending.popleft, repeat((), len(pending))))
         self._counted = self._counted_bytes = 0
-        prefixes = tuple(self._subscriptions)  # as last read: at a frame's start, or since
-        if prefixes != self._table_prefixes:
-            self._table, self._table_prefixes = TopicTable(prefixes), prefixes
+        if self._table_stale:  # the subscriptions as last read: at a frame's start, or since
+            self._table, self._table_stale = TopicTable(self._subscriptions), False
         sent = 0
         self._flushing = True
         try:
@@ -357,7 +369,10 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
 
     def _note(self, kind: bytes, prefix: bytes) -> None:
         if not prefix.startswith(JOIN_TAG):
+            known = prefix in self._subscriptions
             super()._note(kind, prefix)
+            if known != (prefix in self._subscriptions):
+                self._table_stale = True
         elif kind == b"\x01":
             self._joins.append(prefix)
 
