@@ -2,9 +2,13 @@
 
 The frame, for a peer that reads it without this package (integers little-endian uint32)::
 
-    message_1 | message_2 | ... | message_n | len_1 | ... | len_n | n | b"TEA1"
+    message_1 | ... | message_n | len_1 | ... | len_n | n | epoch | origin (8 bytes) | b"TEA2"
 
-It begins with its first message, so libzmq's prefix filtering still routes it. Messages
+``origin`` names the publisher (a new one on every bind, so a subscriber tells a restarted
+publisher from the one it joined) and ``epoch`` counts the joins that publisher had read
+when the frame's first message was sent (see ``joins``).
+
+A frame begins with its first message, so libzmq's prefix filtering still routes it. Messages
 share a frame only if the longest subscribed prefix (as the publisher knows them) that each
 starts with is the same: the prefixes that match one message are prefixes of one another,
 so that longest one decides exactly which subscribers want it, and every subscriber the
@@ -21,20 +25,25 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 __all__ = [
     "JOIN_TAG",
     "MAGIC",
+    "NO_ORIGIN",
     "FramingError",
     "TopicTable",
     "frame_overhead",
+    "origin_of",
     "pack",
     "split_by_topic",
     "unpack",
 ]
 
-MAGIC = b"TEA1"
-#: begins a subscriber's one-off join prefix, and the publisher's acknowledgement of it
-#: (the prefix itself, sent back as a bare ZeroMQ message, not a frame)
+MAGIC = b"TEA2"
+#: begins a subscriber's join prefix, and the publisher's acknowledgement of it (see ``joins``)
 JOIN_TAG = b"\xff\xfeTEA-join:"
 _COUNT = struct.Struct("<I")
-_TRAILER = _COUNT.size + len(MAGIC)
+#: n, epoch, origin
+_TAIL = struct.Struct("<II8s")
+_TRAILER = _TAIL.size + len(MAGIC)
+#: the origin of frames made without one
+NO_ORIGIN = bytes(8)
 
 
 class FramingError(ValueError):
@@ -46,10 +55,17 @@ def frame_overhead(count: int) -> int:
     return 4 * count + _TRAILER
 
 
-def pack(messages: List[bytes]) -> bytes:
-    """Pack ``messages`` (at least one) into one frame."""
+def pack(messages: List[bytes], origin: bytes = NO_ORIGIN, epoch: int = 0) -> bytes:
+    """Pack ``messages`` (at least one) into one frame from publisher ``origin`` at ``epoch``."""
     count = len(messages)
-    return b"".join((*messages, struct.pack(f"<{count}I", *map(len, messages)), _COUNT.pack(count), MAGIC))
+    lengths = struct.pack(f"<{count}I", *map(len, messages))
+    return b"".join((*messages, lengths, _TAIL.pack(count, epoch, origin), MAGIC))
+
+
+def origin_of(frame: bytes) -> Tuple[bytes, int]:
+    """The (origin, epoch) of a frame that :func:`unpack` accepts."""
+    _, epoch, origin = _TAIL.unpack_from(frame, len(frame) - _TRAILER)
+    return origin, epoch
 
 
 def unpack(frame: bytes) -> List[bytes]:
