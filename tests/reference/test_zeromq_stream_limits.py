@@ -7,7 +7,8 @@ from typing import Any, Callable, Iterator, List
 import pytest
 from tea_transports import Transport, TransportConfig, create_transport
 from tea_transports.zeromq.framing import TopicTable, split_by_topic
-from test_zeromq_pubsub import Make
+
+Make = Callable[..., Any]
 
 
 @pytest.fixture
