@@ -15,11 +15,20 @@ What stays exact:
 
 * **Order and filters.** Frames leave in order; a subscriber delivers only the messages
   its filters in force match, as in plain mode.
-* **Nothing from before a subscription.** A message is published when its frame leaves,
-  so a frame may hold messages sent before a subscriber subscribed. A subscriber therefore
-  also subscribes a one-off *join* prefix with each new filter; the publisher, when it
-  sees one, sends what is pending, then an acknowledgement to that prefix, and the
-  subscriber delivers messages for the new filter only from frames after it.
+* **Nothing from before a subscription, nothing lost after it.** A message is published
+  when its frame leaves, so a frame may hold messages sent before a subscriber subscribed.
+  A subscriber therefore also subscribes a *join* with each filter (see ``joins``): the
+  publisher counts the subscription there (``wait_for_subscribers``), sends what is
+  pending, and acknowledges it with a new *epoch*; frames carry their publisher's origin
+  and epoch, and the subscriber delivers a filter's messages from the acknowledged epoch
+  of that publisher on. A lost acknowledgement (a full queue) is joined again; a restarted
+  publisher acknowledges anew. A SUB's subscriptions are never dropped (its send mark is
+  unbounded: libzmq replays them on reconnect through it). A plain ZeroMQ SUB is counted
+  only if it subscribes a join too.
+* **max_message_size**: a frame's messages stay within it; a subscriber allows the
+  frame's own table and trailer on top, so a message of the limit itself still arrives.
+* **Ends that differ** in high_water_mark, max_message_size or frame size are reported:
+  the publisher reads the subscriber's from its join and logs a WARNING naming both.
 * **The high water mark**, in messages. libzmq's queues count frames (ZeroMQ messages),
   and a frame's messages cannot be counted apart: a mark in frames of 256 would hold 256
   times the messages the mark allows, and a mark in *full* frames would drop bursts far
@@ -36,8 +45,8 @@ What stays exact:
   ``send_timeout``, and on a timeout that message was not sent (the frame waits).
 
 A plain ZeroMQ SUB receives the frames as they are (see ``framing`` for the layout, and
-the acknowledgements, which begin with ``JOIN_TAG``); a stream-mode subscriber refuses a
-message that is not a frame with a ``TransportError``.
+``joins`` for the acknowledgements, which begin with ``JOIN_TAG``); a stream-mode
+subscriber refuses a message that is not a frame with a ``TransportError``.
 """
 
 from __future__ import annotations
