@@ -84,8 +84,8 @@ def test_the_reference_is_certified_on_all_three_protocols(pytester: pytest.Pyte
     assert_certified(
         result,
         document,
-        "pub_sub core + lossless, reconnect, slow_subscriber_warning, stats, subscriber_count; "
-        "inproc, ipc, tcp",
+        "pub_sub core + lossless, max_message_size, reconnect, slow_subscriber_warning, stats, "
+        "subscriber_count; inproc, ipc, tcp",
     )
 
 

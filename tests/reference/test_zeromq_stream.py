@@ -35,6 +35,7 @@ from tea_transports.zeromq.framing import (
     split_by_topic,
     unpack,
 )
+from tea_transports.zeromq.joins import make_join
 from test_zeromq_pubsub import PROTOCOLS, Make, linked  # the same helpers as plain mode
 
 
@@ -58,6 +59,8 @@ def raw_sub(endpoint: str) -> zmq.Socket[Any]:
     sock.setsockopt(zmq.RCVTIMEO, 5000)
     sock.setsockopt(zmq.LINGER, 0)
     sock.subscribe(b"")
+    # a publisher counts a subscriber at its join (see zeromq.joins): a plain SUB joins too
+    sock.subscribe(make_join(b"", (0, -1, 256)))
     sock.connect(endpoint)
     return sock
 

@@ -26,6 +26,7 @@ GROUPS: Dict[str, str] = {
     "roles": "TEA-CONF: each end keeps to its role",
     "lifecycle": "TEA-CONF: open, close, timeouts, errors and descriptors",
     "delivery": "TEA-CONF: what arrives, in which order, under load and restarts",
+    "joining": "TEA-CONF: a new subscription takes effect exactly, whatever the queue, process or filters",
     "model": "TEA-CONF: any sequence of operations agrees with a model of PUB/SUB",
 }
 

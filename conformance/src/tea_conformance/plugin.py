@@ -20,6 +20,7 @@ MARKERS = {
     "roles": "TEA-CONF role contracts",
     "lifecycle": "TEA-CONF lifecycle contracts",
     "delivery": "TEA-CONF delivery contracts",
+    "joining": "TEA-CONF joining contracts (a subscription takes effect exactly, under stress)",
     **{f"p{n}": f"priority P{n} scenarios" for n in range(4)},
     "unit": "unit-level scenarios",
     "integration": "integration-level scenarios",

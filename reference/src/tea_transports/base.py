@@ -60,6 +60,8 @@ class Feature:
     SUBSCRIBER_COUNT = "subscriber_count"
     #: subscribers reconnect by themselves when a publisher restarts on the same address
     RECONNECT = "reconnect"
+    #: option ``max_message_size`` (bytes): a subscriber refuses messages larger than it
+    MAX_MESSAGE_SIZE = "max_message_size"
 
 
 @dataclass

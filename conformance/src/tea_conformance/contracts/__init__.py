@@ -31,5 +31,5 @@ def contract(short_id: str) -> Callable[[Contract], Contract]:
     return register
 
 
-from . import delivery, filtering, flow, interface, linger, platforms, reference  # noqa: E402,F401
+from . import delivery, filtering, flow, interface, joining, linger, platforms, reference  # noqa: E402,F401
 from . import model_scenarios as model_scenarios  # noqa: E402  (registers the model scenarios)

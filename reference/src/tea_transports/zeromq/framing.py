@@ -2,9 +2,13 @@
 
 The frame, for a peer that reads it without this package (integers little-endian uint32)::
 
-    message_1 | message_2 | ... | message_n | len_1 | ... | len_n | n | b"TEA1"
+    message_1 | ... | message_n | len_1 | ... | len_n | n | epoch | origin (8 bytes) | b"TEA2"
 
-It begins with its first message, so libzmq's prefix filtering still routes it. Messages
+``origin`` names the publisher (a new one on every bind, so a subscriber tells a restarted
+publisher from the one it joined) and ``epoch`` counts the joins that publisher had read
+when the frame's first message was sent (see ``joins``).
+
+A frame begins with its first message, so libzmq's prefix filtering still routes it. Messages
 share a frame only if the longest subscribed prefix (as the publisher knows them) that each
 starts with is the same: the prefixes that match one message are prefixes of one another,
 so that longest one decides exactly which subscribers want it, and every subscriber the
@@ -16,26 +20,52 @@ bytes after it), so a subscriber filters what it unpacks.
 from __future__ import annotations
 
 import struct
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
-__all__ = ["JOIN_TAG", "MAGIC", "FramingError", "TopicTable", "pack", "split_by_topic", "unpack"]
+__all__ = [
+    "JOIN_TAG",
+    "MAGIC",
+    "NO_ORIGIN",
+    "FramingError",
+    "TopicTable",
+    "frame_overhead",
+    "origin_of",
+    "pack",
+    "split_by_topic",
+    "unpack",
+]
 
-MAGIC = b"TEA1"
-#: begins a subscriber's one-off join prefix, and the publisher's acknowledgement of it
-#: (the prefix itself, sent back as a bare ZeroMQ message, not a frame)
+MAGIC = b"TEA2"
+#: begins a subscriber's join prefix, and the publisher's acknowledgement of it (see ``joins``)
 JOIN_TAG = b"\xff\xfeTEA-join:"
 _COUNT = struct.Struct("<I")
-_TRAILER = _COUNT.size + len(MAGIC)
+#: n, epoch, origin
+_TAIL = struct.Struct("<II8s")
+_TRAILER = _TAIL.size + len(MAGIC)
+#: the origin of frames made without one
+NO_ORIGIN = bytes(8)
 
 
 class FramingError(ValueError):
     """A ZeroMQ message that is not a stream-mode frame (from a peer not in stream mode?)."""
 
 
-def pack(messages: List[bytes]) -> bytes:
-    """Pack ``messages`` (at least one) into one frame."""
+def frame_overhead(count: int) -> int:
+    """The bytes a frame of ``count`` messages adds to them: its table and trailer."""
+    return 4 * count + _TRAILER
+
+
+def pack(messages: List[bytes], origin: bytes = NO_ORIGIN, epoch: int = 0) -> bytes:
+    """Pack ``messages`` (at least one) into one frame from publisher ``origin`` at ``epoch``."""
     count = len(messages)
-    return b"".join((*messages, struct.pack(f"<{count}I", *map(len, messages)), _COUNT.pack(count), MAGIC))
+    lengths = struct.pack(f"<{count}I", *map(len, messages))
+    return b"".join((*messages, lengths, _TAIL.pack(count, epoch, origin), MAGIC))
+
+
+def origin_of(frame: bytes) -> Tuple[bytes, int]:
+    """The (origin, epoch) of a frame that :func:`unpack` accepts."""
+    _, epoch, origin = _TAIL.unpack_from(frame, len(frame) - _TRAILER)
+    return origin, epoch
 
 
 def unpack(frame: bytes) -> List[bytes]:
@@ -69,37 +99,37 @@ class TopicTable:
     """Which messages may share a frame, from the prefixes subscribed at the publisher.
 
     ``key(message)`` is the longest subscribed prefix ``message`` starts with (None if it
-    matches none); ``same(key, message)`` says, in at most two C-level calls, whether
-    ``message`` has that key.
+    matches none); ``same(key, message)`` says whether ``message`` has that key. Prefixes
+    are kept in one set per length, so both cost a set lookup per distinct prefix length
+    (at most as many as the longest prefix has bytes), however many prefixes there are:
+    10,000 prefixes of one length cost what one does. Built in time linear in the prefixes.
     """
 
     def __init__(self, prefixes: Iterable[bytes] = ()) -> None:
-        known = sorted(set(prefixes), key=len, reverse=True)
-        self._longest_first: Tuple[bytes, ...] = tuple(known)
-        # for each prefix, the longer prefixes that extend it: a message with that prefix
-        # that also starts with one of those has a different (longer) key
-        self._longer: Dict[Optional[bytes], Tuple[bytes, ...]] = {
-            prefix: tuple(other for other in known if len(other) > len(prefix) and other.startswith(prefix))
-            for prefix in known
-        }
-        self._longer[None] = tuple(known)
+        by_length: Dict[int, Set[bytes]] = {}
+        for prefix in prefixes:
+            by_length.setdefault(len(prefix), set()).add(prefix)
+        #: (length, prefixes of that length), longest first
+        self._by_length: Tuple[Tuple[int, FrozenSet[bytes]], ...] = tuple(
+            (length, frozenset(by_length[length])) for length in sorted(by_length, reverse=True)
+        )
 
     @property
     def one_topic(self) -> bool:
         """Every message has the same key: any messages may share a frame."""
-        return len(self._longest_first) <= 1 and not any(self._longest_first)
+        return not self._by_length or self._by_length == ((0, frozenset({b""})),)
 
     def key(self, message: bytes) -> Optional[bytes]:
-        for prefix in self._longest_first:
-            if message.startswith(prefix):
-                return prefix
+        size = len(message)
+        for length, prefixes in self._by_length:
+            if length <= size:
+                head = message[:length]
+                if head in prefixes:
+                    return head
         return None
 
     def same(self, key: Optional[bytes], message: bytes) -> bool:
-        if key is not None and not message.startswith(key):
-            return False
-        longer = self._longer[key]
-        return not (longer and message.startswith(longer))
+        return self.key(message) == key
 
 
 def split_by_topic(messages: List[bytes], table: TopicTable) -> List[List[bytes]]:

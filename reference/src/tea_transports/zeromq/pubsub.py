@@ -83,6 +83,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 Feature.LOSSLESS,
                 Feature.SUBSCRIBER_COUNT,
                 Feature.RECONNECT,
+                Feature.MAX_MESSAGE_SIZE,
             }
         ),
     )

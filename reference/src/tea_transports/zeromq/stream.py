@@ -15,11 +15,20 @@ What stays exact:
 
 * **Order and filters.** Frames leave in order; a subscriber delivers only the messages
   its filters in force match, as in plain mode.
-* **Nothing from before a subscription.** A message is published when its frame leaves,
-  so a frame may hold messages sent before a subscriber subscribed. A subscriber therefore
-  also subscribes a one-off *join* prefix with each new filter; the publisher, when it
-  sees one, sends what is pending, then an acknowledgement to that prefix, and the
-  subscriber delivers messages for the new filter only from frames after it.
+* **Nothing from before a subscription, nothing lost after it.** A message is published
+  when its frame leaves, so a frame may hold messages sent before a subscriber subscribed.
+  A subscriber therefore also subscribes a *join* with each filter (see ``joins``): the
+  publisher counts the subscription there (``wait_for_subscribers``), sends what is
+  pending, and acknowledges it with a new *epoch*; frames carry their publisher's origin
+  and epoch, and the subscriber delivers a filter's messages from the acknowledged epoch
+  of that publisher on. A lost acknowledgement (a full queue) is joined again; a restarted
+  publisher acknowledges anew. A SUB's subscriptions are never dropped (its send mark is
+  unbounded: libzmq replays them on reconnect through it). A plain ZeroMQ SUB is counted
+  only if it subscribes a join too.
+* **max_message_size**: a frame's messages stay within it; a subscriber allows the
+  frame's own table and trailer on top, so a message of the limit itself still arrives.
+* **Ends that differ** in high_water_mark, max_message_size or frame size are reported:
+  the publisher reads the subscriber's from its join and logs a WARNING naming both.
 * **The high water mark**, in messages. libzmq's queues count frames (ZeroMQ messages),
   and a frame's messages cannot be counted apart: a mark in frames of 256 would hold 256
   times the messages the mark allows, and a mark in *full* frames would drop bursts far
@@ -36,21 +45,21 @@ What stays exact:
   ``send_timeout``, and on a timeout that message was not sent (the frame waits).
 
 A plain ZeroMQ SUB receives the frames as they are (see ``framing`` for the layout, and
-the acknowledgements, which begin with ``JOIN_TAG``); a stream-mode subscriber refuses a
-message that is not a frame with a ``TransportError``.
+``joins`` for the acknowledgements, which begin with ``JOIN_TAG``); a stream-mode
+subscriber refuses a message that is not a frame with a ``TransportError``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-import uuid
 import weakref
 from collections import deque
 from dataclasses import replace
 from itertools import repeat, starmap
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Iterable, Iterator, List, Optional, Set, Tuple
 
 import zmq
 
@@ -58,7 +67,19 @@ from .._arguments import check_flags, check_payload
 from ..base import TransportConfig, TransportStats
 from ..errors import ConfigurationError, TransportError, TransportTimeoutError
 from .base import translate_error
-from .framing import JOIN_TAG, MAGIC, FramingError, TopicTable, pack, split_by_topic, unpack
+from .diagnostics import logger
+from .framing import (
+    JOIN_TAG,
+    MAGIC,
+    FramingError,
+    TopicTable,
+    frame_overhead,
+    origin_of,
+    pack,
+    split_by_topic,
+    unpack,
+)
+from .joins import OPTIONS, JoinLedger, Members, acknowledgement, make_join, parse_join
 from .pubsub import _COPY_THRESHOLD, _NOBLOCK, ZeroMQPubSubTransport, _backend_send
 
 __all__ = ["STREAM_OPTIONS", "ZeroMQStreamTransport"]
@@ -96,6 +117,12 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         #: filled still give each queue room for _FRAGMENTED_FRAMES of them (see the module doc)
         self._frame_messages = most if hwm == 0 else max(1, min(most, hwm // _FRAGMENTED_FRAMES))
         self._frame_bytes = limits["stream_max_bytes"]
+        size_limit = self.config.options.get("max_message_size")
+        #: a peer's max_message_size counts a frame whole: its messages stay within the
+        #: limit, and a subscriber allows the frame's own table and trailer on top
+        self._size_limit: Optional[int] = size_limit if type(size_limit) is int and size_limit >= 0 else None
+        if self._size_limit is not None:
+            self._frame_bytes = max(1, min(self._frame_bytes, self._size_limit))
         self._delay = limits["stream_max_delay_us"] / 1e6
         # a subscriber unpacks one frame at a time: it holds at most one frame's messages
         self._read_ahead = self._frame_messages - 1
@@ -118,15 +145,19 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         self._flusher_busy = False  # the flusher watches frames (else it waits for _flush_due)
         self._flushing = False  # a signal handler's send() must not overtake a flush
         self._table = TopicTable()
-        self._table_prefixes: Tuple[bytes, ...] = ()
+        #: a prefix was subscribed or cancelled since the table was built
+        self._table_stale = False
         self._flush_due = threading.Event()  # the flusher thread's alarm: messages are pending
         self._flusher: Optional[threading.Thread] = None
-        #: publisher: join prefixes seen and not yet acknowledged
+        #: publisher: join prefixes seen and not yet acknowledged; the subscriptions joined;
+        #: this publisher's name in its frames (new on every bind), and its epoch (see joins)
         self._joins: List[bytes] = []
-        #: subscriber: filters whose join was acknowledged (only their messages are delivered),
-        #: and the filters each outstanding join prefix will confirm
-        self._confirmed: Tuple[bytes, ...] = ()
-        self._joining: Dict[bytes, bytes] = {}
+        self._members = Members()
+        self._origin = os.urandom(8)
+        self._epoch = 0
+        self._mismatches: Set[Tuple[str, int]] = set()  # option mismatches already reported
+        #: subscriber: its joins, and from which frame on each filter is exact
+        self._ledger = JoinLedger()
         for prefix in self._filters:
             _not_reserved(prefix)
 
@@ -146,6 +177,12 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         if role == "publisher" and self.options.high_water_mark:
             sock.setsockopt(zmq.SNDHWM, self._frames_within(self.options.high_water_mark))
         if role == "subscriber":
+            # a SUB sends nothing but subscriptions, two a filter here (its own and its
+            # join), and libzmq replays them on every (re)connect through a pipe bounded by
+            # SNDHWM, dropping what does not fit: unbounded, every filter reaches the publisher
+            sock.setsockopt(zmq.SNDHWM, 0)
+            if self._size_limit is not None:
+                sock.setsockopt(zmq.MAXMSGSIZE, self._size_limit + frame_overhead(self._frame_messages))
             for prefix in self._filters:
                 self._join(sock, prefix)
 
@@ -291,17 +328,17 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         pending = self._pending
         batch = list(starmap(pending.popleft, repeat((), len(pending))))
         self._counted = self._counted_bytes = 0
-        prefixes = tuple(self._subscriptions)  # as last read: at a frame's start, or since
-        if prefixes != self._table_prefixes:
-            self._table, self._table_prefixes = TopicTable(prefixes), prefixes
+        if self._table_stale:  # the subscriptions as last read: at a frame's start, or since
+            self._table, self._table_stale = TopicTable(self._subscriptions), False
         sent = 0
         self._flushing = True
         try:
             for frame in self._frames(batch):
+                packed = pack(frame, self._origin, self._epoch)
                 if closing:
-                    self._send_last_frame(sock, pack(frame))
+                    self._send_last_frame(sock, packed)
                 else:
-                    self._send_frame(sock, pack(frame), noblock)
+                    self._send_frame(sock, packed, noblock)
                 sent += len(frame)
                 self._sent += len(frame)
                 self._sent_bytes += sum(map(len, frame))
@@ -357,9 +394,45 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
 
     def _note(self, kind: bytes, prefix: bytes) -> None:
         if not prefix.startswith(JOIN_TAG):
+            known = prefix in self._subscriptions
             super()._note(kind, prefix)
+            if known != (prefix in self._subscriptions):
+                self._table_stale = True
         elif kind == b"\x01":
-            self._joins.append(prefix)
+            parsed = parse_join(prefix)
+            if parsed is not None:  # (else a plain SUB's odd subscription: routed, not counted)
+                self._members.add(prefix, parsed[0])
+                self._compare_options(parsed[1])
+                self._joins.append(prefix)
+        else:
+            self._members.remove(prefix)
+
+    def _subscription_count(self) -> int:
+        """Subscriptions counted at their joins: only then does what follows reach them."""
+        return self._members.total()
+
+    def _join_options(self) -> Tuple[int, ...]:
+        return (
+            self.options.high_water_mark,
+            -1 if self._size_limit is None else self._size_limit,
+            self._frame_messages,
+        )
+
+    def _compare_options(self, theirs: Tuple[int, ...]) -> None:
+        """Warn, once per value, of a subscriber whose options differ from ours: its queue
+        then holds another number of messages than the mark says, or it refuses frames."""
+        for name, mine, other in zip(OPTIONS, self._join_options(), theirs):
+            if mine != other and (name, other) not in self._mismatches:
+                self._mismatches.add((name, other))
+                logger.warning(
+                    "stream mode on %s: a subscriber has %s=%d and this publisher %s=%d; give "
+                    "both ends the same high_water_mark, max_message_size and stream options",
+                    self.endpoint,
+                    name,
+                    other,
+                    name,
+                    mine,
+                )
 
     def _acknowledge(self, sock: zmq.Socket[Any]) -> None:
         """Send each join prefix back to its subscriber: frames after this one hold only
@@ -368,10 +441,11 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         joins, self._joins = self._joins, []
         for index, join in enumerate(joins):
             try:  # drop mode: a full subscriber that also matches it must not hold it back
-                self._send_frame(sock, join, noblock=True)
+                self._send_frame(sock, acknowledgement(join, self._origin, self._epoch + 1), noblock=True)
             except TransportTimeoutError:  # block mode, no room yet
                 self._joins = joins[index:]
                 return
+            self._epoch += 1  # frames from now on hold only messages sent after the join
 
     def _send_frame(self, sock: zmq.Socket[Any], frame: bytes, noblock: bool) -> None:
         try:
@@ -470,9 +544,9 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
     # -- subscribing --------------------------------------------------------------------
 
     def _join(self, sock: zmq.Socket[Any], prefix: bytes) -> None:
-        """Subscribe a one-off join prefix; messages for ``prefix`` count once it comes back."""
-        join = JOIN_TAG + uuid.uuid4().hex.encode()
-        self._joining[join] = prefix
+        """Subscribe a join for ``prefix``; its messages count from the acknowledged frame on."""
+        join = make_join(prefix, self._join_options())
+        self._ledger.joined(join, prefix)
         sock.setsockopt(zmq.SUBSCRIBE, join)
 
     def _change_subscription(self, prefix: bytes, option: int) -> None:
@@ -483,21 +557,21 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
             sock = self._socket
             if option == zmq.SUBSCRIBE and prefix not in known and sock is not None:
                 self._join(sock, prefix)
-            elif option == zmq.UNSUBSCRIBE:
-                self._confirmed = tuple(p for p in self._confirmed if p != prefix)
+            elif option == zmq.UNSUBSCRIBE and prefix in known:
                 # an acknowledgement still on its way must not confirm a later subscribe
-                for join in [j for j, p in self._joining.items() if p == prefix]:
-                    del self._joining[join]
+                for join in self._ledger.forget(prefix):
                     if sock is not None:
                         sock.setsockopt(zmq.UNSUBSCRIBE, join)
 
     def _fill(self, inbox: Deque[bytes], sock: zmq.Socket[Any], first: bytes, up_to: int) -> None:
         """Unpack ``first`` and as many more queued frames as ``up_to`` messages need into
-        ``inbox``, keeping the messages of confirmed filters still in force."""
+        ``inbox``, keeping the messages of filters still in force and joined by then."""
         frame: Optional[bytes] = first
+        ledger = self._ledger
         while frame is not None:
             if frame.startswith(JOIN_TAG) and not frame.endswith(MAGIC):  # an acknowledgement
-                self._joined(sock, frame)
+                for spare in ledger.acknowledged(frame):
+                    sock.setsockopt(zmq.UNSUBSCRIBE, spare)
             else:
                 try:
                     messages = unpack(frame)
@@ -506,9 +580,12 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
                         f"cannot receive on {self.endpoint}: {exc}; is the publisher in stream "
                         f"mode (transport_type='zeromq-stream')? The message was dropped"
                     ) from None
-                confirmed = self._confirmed
-                if confirmed != (b"",):
-                    messages = [m for m in messages if m.startswith(confirmed)]
+                origin, epoch = origin_of(frame)
+                eligible, rejoin = ledger.eligible(origin, epoch, self._filters)
+                for prefix in rejoin:  # its acknowledgement may have been lost
+                    self._join(sock, prefix)
+                if eligible != (b"",):
+                    messages = [m for m in messages if m.startswith(eligible)]
                 inbox.extend(messages)
                 self._received += len(messages)
                 self._received_bytes += sum(map(len, messages))
@@ -516,14 +593,6 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
             if len(inbox) < up_to:
                 with contextlib.suppress(zmq.ZMQError):  # EAGAIN; another error meets the next call
                     frame = sock.recv(_NOBLOCK)
-
-    def _joined(self, sock: zmq.Socket[Any], join: bytes) -> None:
-        prefix = self._joining.pop(join, None)
-        if prefix is None:
-            return  # another subscriber's (it also matches a filter of ours), or repeated
-        sock.setsockopt(zmq.UNSUBSCRIBE, join)
-        if prefix in self._filters and prefix not in self._confirmed:
-            self._confirmed = (*self._confirmed, prefix)
 
 
 def _flush_when_due(
