@@ -8,10 +8,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import List
 
+import late_subscriptions
 import pytest
 from combination_faults import COMBINATION_FAULTS
+from tea_conformance.contracts.model_run import ModelRun
 
 HERE = Path(__file__).parent
 #: enough examples and time to find and shrink each fault (with its seed: the examples needed
@@ -105,3 +109,44 @@ def test_model_stops_at_its_time_budget_without_failing(pytester: pytest.Pyteste
     result.stdout.fnmatch_lines(
         ["*TEA-CONF-MODEL-00* sequence(s)*stopped early: the scenario's time ran out*"]
     )
+
+
+def test_a_fence_shows_the_changes_ahead_of_it_in_force() -> None:
+    # b"" matches the fence's marker too: while the publisher still has the b"" of before the
+    # unsubscribe, the marker arrives though neither change is in force yet; b"x1", sent
+    # while b"" is out of force, was then required (it failed 3 of 3 so)
+    with ModelRun.start("late_subscriptions:LateSubscriptions", "inproc") as run:
+        run.connect([b""])
+        run.fence(0)
+        run.unsubscribe(0, b"")
+        run.subscribe(0, b"")
+        run.fence(0)
+        assert run.models[0].settled == run.models[0].current
+        until = time.monotonic() + 2 * late_subscriptions.ADDITION_S  # well after both changes
+        while time.monotonic() < until:
+            run.receive(0)
+        run.send(b"x1")
+        run.receive(0)
+        run.send(b"x2")
+        run.finish()
+    assert run.models[0].received >= 2
+
+
+@pytest.mark.parametrize("flicker", [[b""], []])
+def test_a_fence_waits_out_an_empty_prefix_removed_late(flicker: List[bytes]) -> None:
+    # b"" dropped since the last fence (and maybe subscribed again): the fence must not end
+    # on a marker the old b"" let through, however the transport's changes are timed
+    with ModelRun.start("late_subscriptions:LateSubscriptions", "inproc") as run:
+        run.connect([b"", b"a"])
+        run.fence(0)
+        run.unsubscribe(0, b"")
+        for prefix in flicker:
+            run.subscribe(0, prefix)
+        started = time.monotonic()
+        run.fence(0)
+        # the changes ahead of it were applied one after another, each one late
+        assert time.monotonic() - started >= late_subscriptions.REMOVAL_S
+        assert run.models[0].stable
+        run.send(b"b-never" if not flicker else b"b-now")
+        run.send(b"a-always")
+        run.finish()

@@ -12,11 +12,16 @@ sent, each open subscriber files it under one verdict:
   all. It may arrive or not, but if it arrives it is in order, once and intact.
 
 A *fence* settles a subscriber: once a marker sent after its last change has arrived, every
-change before it is in force. An ``unsubscribe`` may also discard what is already queued,
-so it demotes the queued ``MUST`` messages it covers to ``MAY``. Nothing else is lost: the
-driver keeps every burst far below the high water mark, and in block mode nothing is
-lost at all. Receiving checks order by position: a message must be found after the last
-one received, skipping only ``MAY`` and ``NEVER`` entries.
+change before it is in force — if only the fence's own fresh prefix could have let that
+marker through. The empty prefix matches every marker too, so where it may have been in
+force before a later moment when it was not (``flickers``), a marker's arrival shows
+nothing: the fence must see the empty prefix out of force (see ``ModelRun.fence``).
+
+An ``unsubscribe`` may also discard what is already queued, so it demotes the queued
+``MUST`` messages it covers to ``MAY``. Nothing else is lost: the driver keeps every burst
+far below the high water mark, and in block mode nothing is lost at all. Receiving checks
+order by position: a message must be found after the last one received, skipping only
+``MAY`` and ``NEVER`` entries.
 """
 
 from __future__ import annotations
@@ -47,9 +52,14 @@ class ModelSubscriber:
     received_bytes: int = 0
     closed: bool = False
     known: Set[bytes] = field(default_factory=set)  # every prefix it ever had
+    #: whether b"" was subscribed, state by state since the last fence (before connect: no)
+    everything: List[bool] = field(default_factory=lambda: [False])
+    changes: int = 0  # subscription changes since the last fence (connect counts as one)
 
     def __post_init__(self) -> None:
         self.known |= self.current
+        self.everything.append(b"" in self.current)
+        self.changes = 1
 
     def verdict(self, message: bytes) -> str:
         if matches(message, self.settled):
@@ -64,11 +74,15 @@ class ModelSubscriber:
     def subscribe(self, prefix: bytes) -> None:
         self.current.add(prefix)
         self.known.add(prefix)
+        self.everything.append(b"" in self.current)
+        self.changes += 1
 
     def unsubscribe(self, prefix: bytes) -> None:
         self.current.discard(prefix)
         self.settled.discard(prefix)
         self.fading.add(prefix)
+        self.everything.append(b"" in self.current)
+        self.changes += 1
         # queued messages it covered may now be discarded by the subscriber
         for i in range(self.position, len(self.queue)):
             message, verdict = self.queue[i]
@@ -77,6 +91,21 @@ class ModelSubscriber:
 
     def fenced(self) -> None:
         self.settled, self.fading = set(self.current), set()
+        self.everything = [b"" in self.current]
+        self.changes = 0
+
+    @property
+    def flickers(self) -> bool:
+        """Whether b"" may have been in force since the last fence, and out of force later:
+        then no marker's arrival can show that the changes ahead of it are in force."""
+        history = self.everything
+        return any(on and not later for i, on in enumerate(history) for later in history[i + 1 :])
+
+    @property
+    def turned_on(self) -> int:
+        """How many times b"" was subscribed again since the last fence, after a time without it."""
+        history = self.everything
+        return sum(1 for before, after in zip(history, history[1:]) if after and not before)
 
     @property
     def stable(self) -> bool:
