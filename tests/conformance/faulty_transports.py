@@ -224,6 +224,20 @@ class DropsOneIn10000(ZeroMQPubSubTransport):
         return super().send(data, flags)
 
 
+class NoblockBatchWaits(ZeroMQPubSubTransport):
+    """receive_many(flags=NOBLOCK) waits receive_timeout for a message when nothing is queued."""
+
+    def receive_many(self, max_messages: int = 1024, flags: int = 0) -> List[bytes]:
+        return super().receive_many(max_messages, 0)
+
+
+class NoblockSendBlocks(ZeroMQPubSubTransport):
+    """send(flags=NOBLOCK) in block mode waits for room (up to send_timeout) like a plain send."""
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        return super().send(data, 0)
+
+
 CAUGHT_BY: Dict[str, str] = {
     "DropsMessage": "TEA-STREAM-002.2-INT-002",
     "Reorders": "TEA-STREAM-002.2-INT-004",
@@ -247,4 +261,6 @@ CAUGHT_BY: Dict[str, str] = {
     "ReceiveTimeoutTimesTen": "TEA-CONF-UNIT-007",
     "ReceiveTimeoutInstant": "TEA-CONF-UNIT-007",
     "DropsOneIn10000": "TEA-CONF-INT-015",
+    "NoblockBatchWaits": "TEA-CONF-UNIT-007",
+    "NoblockSendBlocks": "TEA-CONF-INT-006",
 }

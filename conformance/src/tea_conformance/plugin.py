@@ -121,10 +121,11 @@ def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
     if fmt is None:
         return None
     from .listing import render_listing
-    from .session import _resolve
+    from .resolution import resolve
 
     names = dict.fromkeys(config.getoption("transport"))
-    sys.stdout.write(render_listing([_resolve(name) for name in names], fmt))
+    where = config.invocation_params.dir
+    sys.stdout.write(render_listing([resolve(name, where) for name in names], fmt))
     return 0
 
 
