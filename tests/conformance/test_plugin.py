@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import List
 
 import pytest
 from faulty_transports import CAUGHT_BY
@@ -116,3 +117,22 @@ class Hangs(ZeroMQPubSubTransport):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*INT-001 did not finish*"])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_a_certification_collects_nothing_from_the_directory(
+    pytester: pytest.Pytester, workers: List[str]
+) -> None:
+    # a clone of the project next to the author's code: its tests need packages not installed
+    clone = pytester.mkdir("tea-streams")
+    (clone / "tests").mkdir()
+    (clone / "tests" / "test_theirs.py").write_text("import not_installed_anywhere_xyz\n")
+    result = pytester.runpytest_subprocess("--transport=zeromq", "-k", "TEA-STREAM-002.2-UNIT-001", *workers)
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*error*collect*")
+    # paths named on the command line are collected as usual, next to the suite
+    result = pytester.runpytest(
+        "--transport=zeromq", "-k", "TEA-STREAM-002.2-UNIT-001 or theirs", "tea-streams"
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(["*not_installed_anywhere_xyz*"])
