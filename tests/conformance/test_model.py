@@ -15,6 +15,7 @@ from typing import List
 import late_subscriptions
 import pytest
 from combination_faults import COMBINATION_FAULTS
+from tea_conformance.contracts.model import ModelSubscriber
 from tea_conformance.contracts.model_run import ModelRun
 
 HERE = Path(__file__).parent
@@ -150,3 +151,33 @@ def test_a_fence_waits_out_an_empty_prefix_removed_late(flicker: List[bytes]) ->
         run.send(b"b-never" if not flicker else b"b-now")
         run.send(b"a-always")
         run.finish()
+
+
+def test_a_failure_says_under_which_filters_the_message_was_sent() -> None:
+    # sent while the subscriber was unsubscribed, and a fence had shown that in force: that
+    # it matches a prefix subscribed again since is no excuse, and the message says why
+    model = ModelSubscriber("subscriber 0", {"日本".encode(), b"z"})
+    model.fenced()
+    model.unsubscribe("日本".encode())
+    model.fenced()
+    model.sent("日本AAAA".encode())
+    model.subscribe("日本".encode())
+    model.fenced()
+    problem = model.receive("日本AAAA".encode())
+    assert problem is not None
+    assert "it was sent while subscribing to [b'z'], of which fence 2 had shown [b'z'] in force" in problem
+    assert "(its prefixes now: [b'z', b'\\xe6\\x97\\xa5\\xe6\\x9c\\xac'])" in problem
+
+
+def test_a_loss_says_which_fence_settled_the_message() -> None:
+    model = ModelSubscriber("subscriber 1", {b"a"})
+    model.fenced()
+    model.unsubscribe(b"b")
+    model.sent(b"a1")
+    model.sent(b"a2")
+    problem = model.receive(b"a2")
+    assert problem == (
+        "subscriber 1 received b'a2' but never b'a1' sent before it, which it must receive: it was sent "
+        "while subscribing to [b'a'], of which fence 1 had shown [b'a'] in force, and [b'b'] dropped "
+        "since that fence (its prefixes now: [b'a'])"
+    )

@@ -108,7 +108,8 @@ class ModelRun:
             current = {_bytes(p) for p in prefixes} | {fence}
         model = ModelSubscriber(f"subscriber {index}", current)
         if self.direct:  # what waits in the pipe reaches it, if it was not consumed
-            model.queue = [(m, MAY) for m, _ in self.orphans.queue]
+            model.filters = [([], [], [], 0)]  # sent before it was connected
+            model.queue = [(m, MAY, 0) for m, _, _ in self.orphans.queue]
             self.orphans.queue = []
         self.subs.append(self.h.subscriber(self.pub, **options))
         self.models.append(model)
@@ -238,7 +239,7 @@ class ModelRun:
 
         def has(i: int, upto: int) -> bool:  # reader i has every MUST message among the first `upto`
             model, base = self.models[i], bases[i]
-            return all(v != MUST for _, v in model.queue[max(model.position, base) : base + upto])
+            return all(v != MUST for _, v, _ in model.queue[max(model.position, base) : base + upto])
 
         def reader(i: int) -> None:
             quiet_until = time.monotonic() + QUIET_S
