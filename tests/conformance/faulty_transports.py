@@ -238,6 +238,17 @@ class NoblockSendBlocks(ZeroMQPubSubTransport):
         return super().send(data, 0)
 
 
+class ClampsHwmSilently(ZeroMQPubSubTransport):
+    """Declares max_high_water_mark=8192, then takes a deeper mark as 8192 instead of refusing it."""
+
+    capabilities = dataclasses.replace(ZeroMQPubSubTransport.capabilities, max_high_water_mark=8192)
+
+    def __init__(self, config: TransportConfig) -> None:
+        options = dict(config.options)
+        options["high_water_mark"] = min(8192, options.get("high_water_mark", 1000))
+        super().__init__(dataclasses.replace(config, options=options))
+
+
 CAUGHT_BY: Dict[str, str] = {
     "DropsMessage": "TEA-STREAM-002.2-INT-002",
     "Reorders": "TEA-STREAM-002.2-INT-004",
@@ -263,4 +274,5 @@ CAUGHT_BY: Dict[str, str] = {
     "DropsOneIn10000": "TEA-CONF-INT-015",
     "NoblockBatchWaits": "TEA-CONF-UNIT-007",
     "NoblockSendBlocks": "TEA-CONF-INT-006",
+    "ClampsHwmSilently": "TEA-CONF-INT-015",
 }

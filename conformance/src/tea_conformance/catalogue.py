@@ -133,7 +133,7 @@ CATALOGUE: Tuple[Scenario, ...] = (
     _s("CONF-INT-012", "AC9", "integration", "P1", "with linger, messages sent just before close() arrive though the publishing process exits right after", features=frozenset({"linger"}), protocols=("ipc", "tcp"), cross_process=True),
     _s("CONF-INT-013", "AC10", "integration", "P2", "get_stats() counts traffic on the side that sent and the side that received", patterns=ONE_TO_ONE, features=frozenset({"stats"})),
     _s("CONF-INT-014", "AC3", "integration", "P1", "wait_for_subscribers() counts subscribers in and out, and what follows it arrives", features=frozenset({"subscriber_count"})),
-    _s("CONF-INT-015", "delivery", "integration", "P1", "a long stream far below the high water mark loses nothing, in drop mode too", patterns=ONE_TO_ONE),
+    _s("CONF-INT-015", "delivery", "integration", "P1", "a long stream far below the high water mark loses nothing, in drop mode too (the mark stays within a declared max_high_water_mark, and one above it is refused with ConfigurationError)", patterns=ONE_TO_ONE),
     _s("CONF-UNIT-012", "lifecycle", "unit", "P1", "a standard option for an undeclared feature is refused, never silently ignored", protocols=_ONCE),
     _s("CONF-MODEL-001", "model", "integration", "P0", "any sequence of operations agrees with the PUB/SUB model (drop mode; rules follow the declared features)", patterns=ONE_TO_ONE),
     _s("CONF-MODEL-002", "model", "integration", "P1", "any sequence of operations in block mode agrees with the model: nothing is lost", features=frozenset({"lossless"})),
