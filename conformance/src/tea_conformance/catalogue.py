@@ -103,7 +103,7 @@ CATALOGUE: Tuple[Scenario, ...] = (
     _s("E2E-003", "AC8", "e2e", "P1", "tcp to 127.0.0.1 works end to end across processes", protocols=("tcp",), cross_process=True),
     _s("UNIT-013", "AC9", "unit", "P2", "linger sets LINGER from options", protocols=_ONCE, reference_only=True, twin="TEA-CONF-INT-008"),
     _s("UNIT-014", "AC9", "unit", "P3", "LINGER defaults to 1000 ms", protocols=_ONCE, reference_only=True, twin="TEA-CONF-UNIT-011"),
-    _s("UNIT-015", "AC10", "unit", "P2", "a WARNING is logged when a subscriber reaches the high water mark", features=frozenset({"slow_subscriber_warning"}), protocols=("inproc", "ipc", "tcp")),
+    _s("UNIT-015", "AC10", "unit", "P2", "a WARNING is logged when a subscriber reaches the high water mark, on any logger (propagating or not): none before (at bind, connect, or a send with room), its text contains str(publisher.endpoint), and at most 100 for one stall of 5,000 messages (rate limited)", features=frozenset({"slow_subscriber_warning"}), protocols=("inproc", "ipc", "tcp")),
     _s("INT-011", "AC10", "integration", "P3", "get_stats() reports traffic, subscriptions and high-water-mark events", features=frozenset({"high_water_mark", "stats"})),
     _s("UNIT-016", "risk", "unit", "P0", "a failure during bind/send/receive leaves no descriptor open", patterns=ONE_TO_ONE, platforms=("linux", "darwin")),
     _s("UNIT-017", "risk", "unit", "P1", "one ZeroMQ context is shared across instances", protocols=_ONCE, reference_only=True, twin="TEA-STREAM-002.2-INT-010"),
