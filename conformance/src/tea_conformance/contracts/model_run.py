@@ -328,11 +328,40 @@ class ModelRun:
             return self._fence(index, 0)
         wanted = b"" in model.current
         if wanted:
+            self._drain(index)  # what must arrive is checked before the unsubscribe forgives it
             self.unsubscribe(index, b"")
         self._fence(index, model.turned_on + 1)
         if wanted:
             self.subscribe(index, b"")
             self._fence(index, 0)
+
+    def _drain(self, index: int) -> None:
+        """Receive up to a marker under the fence prefix the last fence showed in force (it
+        was not touched since): every ``MUST`` message sent before it must have arrived."""
+        model, sub = self.models[index], self.subs[index]
+        prefix = next((p for p in model.settled if p.startswith(FENCE)), None)
+        if prefix is None:
+            return  # never fenced: nothing is required yet
+        self.fences += 1
+        ours = prefix + b"#%d-" % self.fences
+        give_up = time.monotonic() + FENCE_S
+        for n in range(1_000_000):
+            if time.monotonic() > give_up:
+                raise ConformanceFailure(
+                    f"subscriber {index} received no marker within {FENCE_S:.0f} s under a prefix a "
+                    f"fence had shown in force, and untouched since: delivery stopped"
+                )
+            if self.expired():
+                raise OutOfTime(f"the example's time ran out draining subscriber {index}")
+            self.send(ours + b"%d" % n)
+            while True:
+                try:
+                    message = sub.receive()
+                except TransportTimeoutError:
+                    break
+                self._check(index, [message])
+                if message.startswith(ours):
+                    return
 
     def _fence(self, index: int, proofs: int) -> None:
         """One fence; with ``proofs``, it ends after that many markers arrived whose probe,
