@@ -20,8 +20,9 @@ from tea_conformance.contracts.model_run import ModelRun
 
 HERE = Path(__file__).parent
 #: enough examples and time to find and shrink each fault (with its seed: the examples needed
-#: to find a fault vary with the seed, from 4 to a few hundred; these find each within 300)
-CATCH = ["--model-examples=300", "--scenario-timeout=90", "--protocol=inproc"]
+#: to find a fault vary with the seed, from 4 to a few hundred; these find each within 300;
+#: 180 s so that a loaded machine still runs them all)
+CATCH = ["--model-examples=300", "--scenario-timeout=180", "--protocol=inproc"]
 SEEDS = {"UnsubscribeSweepsLonger": 3}  # seed 5 no longer finds it within 300 since the fence fix
 
 pytestmark = pytest.mark.usefixtures("faults_on_path")
