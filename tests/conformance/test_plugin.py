@@ -4,10 +4,14 @@ reference and the pipe transport, and fails each faulty transport on its scenari
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
+from typing import Any, List
 
+import faulty_transports
 import pytest
 from faulty_transports import CAUGHT_BY
+from tea_transports import TransportConfig
 
 pytestmark = pytest.mark.usefixtures("faulty_on_path")
 
@@ -116,3 +120,39 @@ class Hangs(ZeroMQPubSubTransport):
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*INT-001 did not finish*"])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_a_certification_collects_nothing_from_the_directory(
+    pytester: pytest.Pytester, workers: List[str]
+) -> None:
+    # a clone of the project next to the author's code: its tests need packages not installed
+    clone = pytester.mkdir("tea-streams")
+    (clone / "tests").mkdir()
+    (clone / "tests" / "test_theirs.py").write_text("import not_installed_anywhere_xyz\n")
+    result = pytester.runpytest_subprocess("--transport=zeromq", "-k", "TEA-STREAM-002.2-UNIT-001", *workers)
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*error*collect*")
+    # paths named on the command line are collected as usual, next to the suite
+    result = pytester.runpytest(
+        "--transport=zeromq", "-k", "TEA-STREAM-002.2-UNIT-001 or theirs", "tea-streams"
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
+    result.stdout.fnmatch_lines(["*not_installed_anywhere_xyz*"])
+
+
+def test_what_a_faulty_transport_leaked_is_closed_at_exit() -> None:
+    # CloseLeaks forgets its sockets; pyzmq warned about each when the worker exited (404
+    # ResourceWarning tracebacks in a passing run, hiding what matters): the module's exit
+    # hook closes them (measured: 404 before, 0 after, in -k "faulty_transport_fails")
+    leaky = faulty_transports.CloseLeaks(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
+    leaky.bind(f"inproc://leaked-{uuid.uuid4().hex}")
+    leaky.close()
+    sockets = list(faulty_transports._leaked)
+    assert sockets and not any(_closed(s) for s in sockets)
+    faulty_transports._close_leaked()
+    assert all(_closed(s) for s in sockets) and not faulty_transports._leaked
+
+
+def _closed(sock: Any) -> bool:
+    return bool(sock.closed) if hasattr(sock, "closed") else sock.fileno() == -1

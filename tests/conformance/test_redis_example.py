@@ -57,7 +57,20 @@ def redis_server(tmp_path: Path) -> Iterator[str]:
     for _ in range(5):  # the free port may be taken before the server binds it
         port = _free_port()
         server = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                # the configuration the example's guarantees need (see tea_redis.transport)
+                "--client-output-buffer-limit",
+                "pubsub 0 0 0",
+            ],
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -193,3 +206,17 @@ def test_filter_changes_from_many_threads_apply_in_order_and_close_ends_them(red
     assert not closer.is_alive()
     with pytest.raises(TransportClosedError):
         sub.subscribe(b"late")
+
+
+def test_the_broker_runs_with_the_configuration_the_example_needs(redis_server: str) -> None:
+    # Redis's default pubsub output limit closed a subscriber mid-stream under load
+    host, port = redis_server.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        name = b"client-output-buffer-limit"
+        conn.sendall(b"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(name), name))
+        reply = b""
+        while b"pubsub" not in reply or not reply.endswith(b"\r\n"):
+            chunk = conn.recv(4096)
+            assert chunk, reply
+            reply += chunk
+    assert b"pubsub 0 0 0" in reply, reply

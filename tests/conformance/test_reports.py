@@ -15,7 +15,8 @@ from tea_conformance import report_json
 from tea_conformance.catalogue import CATALOGUE
 from tea_conformance.cli import main
 from tea_conformance.listing import catalogue_digest, features_table
-from tea_conformance.report import report_paths
+from tea_conformance.report import CaseResult, TransportReport, report_paths
+from tea_conformance.report_html import render_html
 
 ROOT = Path(__file__).parents[2]
 # unix: INT-002 runs (inproc, ipc) and is n/a on tcp; INT-003 and UNIT-003 need pub_sub
@@ -147,7 +148,7 @@ def test_html_report_is_valid_self_contained_and_shows_the_matrix(unix_run: Dict
     assert verdict is not None
     assert "INCOMPLETE" in "".join(verdict.itertext())
     groups = [row.get("id") for row in document.iter("tr") if row.get("class") == "group"]
-    assert groups == ["AC1", "AC3"]
+    assert groups == ["AC3", "na-AC1", "na-AC3"]  # rows not applicable anywhere: folded, after
     cells = [td for td in document.iter("td") if "o-not-applicable" in (td.get("class") or "")]
     assert len(cells) == 5
     reasons = ["".join(td.find("details/p").itertext()) for td in cells]  # one click away
@@ -268,3 +269,29 @@ def test_compare_tells_two_runs_of_one_transport_apart(
     a = _report(tmp_path, "a", {"TEA-STREAM-002.2-UNIT-001": "passed"})
     assert main(["compare", str(a), str(a)]) == 0
     assert "| | a (linux, report 1) | a (linux, report 2) |" in capsys.readouterr().out
+
+
+def test_html_report_puts_failures_first_and_folds_what_applies_nowhere() -> None:
+    results = [
+        CaseResult("TEA-STREAM-002.2-INT-002", "acme", "tcp", "passed"),
+        CaseResult("TEA-STREAM-002.2-INT-004", "acme", "tcp", "failed", "ConformanceFailure: out of order"),
+        *(
+            CaseResult("TEA-STREAM-002.2-INT-002", "acme", p, "not applicable", "no " + p)
+            for p in ("ipc", "inproc")
+        ),
+    ]
+    report = TransportReport(
+        "acme", "acme.Transport", "1.0", "linux", "3.11", "NOT CERTIFIED — …", {}, {}, results
+    )
+    text = render_html([report])
+    document = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)
+    body = document.find("body")
+    assert body is not None
+    tables = [t.get("class") for t in body.iter("table")]
+    assert tables[:2] == ["verdicts", "failures"], tables  # the failure right after the verdict
+    failures = "".join(next(t for t in body.iter("table") if t.get("class") == "failures").itertext())
+    assert "INT-004" in failures and "out of order" in failures
+    folded = next(d for d in body.iter("details") if d.get("class") == "na")
+    assert "2 case(s) not applicable to any transport" in "".join(folded.find("summary").itertext())
+    main = next(t for t in body.iter("table") if t.get("class") == "matrix")
+    assert "o-not-applicable" not in ET.tostring(main, encoding="unicode")

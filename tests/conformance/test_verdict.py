@@ -322,3 +322,12 @@ class SlowBind(ZeroMQPubSubTransport):
         ["*tea-conformance: TEA-STREAM-002.2-INT-001[[]slow:SlowBind-inproc] still running*"]
     )
     result.assert_outcomes(passed=1)
+
+
+def test_a_declared_queue_limit_is_respected(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    # TEA-CONF-INT-015 asked for high_water_mark=80000, which such a transport refuses
+    _, document = certify(
+        pytester, tmp_path, "--transport=verdict_transports:QueuesAtMost8192", "-k", "CONF-INT-015"
+    )
+    assert failed(document) == set(), document["results"]
+    assert document["counts"]["passed"] == 3, document["counts"]  # inproc, ipc, tcp

@@ -4,6 +4,7 @@ must not blame. Most are the reference with one change, so the verdict is about 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -21,6 +22,13 @@ class DeclaresNothing(ZeroMQPubSubTransport):
     """pub_sub with no protocols and no features declared."""
 
     capabilities = Capabilities(patterns=frozenset({"pub_sub"}), protocols=frozenset())
+
+
+class QueuesAtMost8192(ZeroMQPubSubTransport):
+    """The reference, declaring that its queues hold at most 8,192 messages (as nng's do):
+    it refuses a deeper high_water_mark, and the suite must not fail it for that."""
+
+    capabilities = dataclasses.replace(_REFERENCE, max_high_water_mark=8192)
 
 
 class TcpOnly(ZeroMQPubSubTransport):

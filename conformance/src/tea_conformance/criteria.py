@@ -1,5 +1,6 @@
 """Titles of the groups a scenario belongs to: the story's acceptance criteria (AC1 … AC10,
-in the story's own words), its risk areas, and the TEA-CONF contract families.
+in the story's own words where they fit any transport), its risk areas, and the TEA-CONF
+contract families.
 
 Reports show them beside each group so a reader never needs the story open.
 """
@@ -12,7 +13,7 @@ __all__ = ["GROUPS", "group_title"]
 
 #: every group in report order, with its title
 GROUPS: Dict[str, str] = {
-    "AC1": "ZeroMQPubSubTransport implements the Transport interface",
+    "AC1": "the transport implements the Transport interface",
     "AC2": "the publisher calls bind(), subscribers call connect()",
     "AC3": "all subscribers receive all published messages (fan-out)",
     "AC4": "topic filtering with the subscribe_filter option",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Callable, List, Sequence, Tuple, Type, Union
+from typing import Any, Callable, List, Sequence, Tuple, Type, TypeVar, Union
 
 from tea_transports import Transport
 
-from .harness import ConformanceFailure, Harness
+from .harness import HUNG_AFTER, ConformanceFailure, Harness
 
+T = TypeVar("T")
 ExceptionKinds = Union[Type[BaseException], Tuple[Type[BaseException], ...]]
 
 #: the most messages a contract sends in one burst without reading: half the default
@@ -120,6 +121,32 @@ def expect_delivered_concurrently(
     if not received:
         raise ConformanceFailure(f"{who} did not get all {len(messages):,} messages before the deadline")
     expect_equal(received[0], messages, who)
+
+
+def expect_at_once(
+    h: Harness, call: Callable[[], T], what: str, release: Callable[[], object]
+) -> Union[T, BaseException]:
+    """Run ``call``, which must not wait, in a thread; return its result or the exception it
+    raised. Still waiting after :data:`HUNG_AFTER` s (or the scenario's remaining time) it
+    waits for something — no loaded machine delays a call that long: then ``release`` (e.g.
+    reading the queue it waits on) frees it, and the contract fails."""
+    outcome: List[Union[T, BaseException]] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    patience = max(1.0, min(HUNG_AFTER, h.remaining()))
+    thread.join(patience)
+    if thread.is_alive():
+        release()
+        thread.join(max(0.0, h.remaining()))
+        raise ConformanceFailure(f"{what} was still waiting after {patience:.0f} s; NOBLOCK must never wait")
+    return outcome[0]
 
 
 def expect_raises(kinds: ExceptionKinds, call: Callable[[], object], what: str) -> BaseException:

@@ -8,6 +8,7 @@ certification summary. Heavy imports wait for ``pytest_configure``.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
@@ -122,10 +123,11 @@ def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
     if fmt is None:
         return None
     from .listing import render_listing
-    from .session import _resolve
+    from .resolution import resolve
 
     names = dict.fromkeys(config.getoption("transport"))
-    sys.stdout.write(render_listing([_resolve(name) for name in names], fmt))
+    where = config.invocation_params.dir
+    sys.stdout.write(render_listing([resolve(name, where) for name in names], fmt))
     return 0
 
 
@@ -180,6 +182,24 @@ _MODEL_SEED = pytest.StashKey[int]()
 def pytest_configure_node(node: Any) -> None:  # pytest-xdist: every worker uses the controller's seed
     if _MODEL_SEED in node.config.stash:
         node.workerinput["tea_model_seed"] = node.config.stash[_MODEL_SEED]
+    node.workerinput["tea_suite_only"] = _suite_only(node.config)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> Optional[bool]:
+    """``pytest --transport=NAME`` with no paths runs the suite alone: what lies in the
+    directory (a clone's ``tests/``, the author's own tests) is not collected, so the
+    verdict never depends on it. Paths given on the command line are collected as usual."""
+    if config.getoption("transport") and config.getini("conformance_contracts") and _suite_only(config):
+        return True
+    return None
+
+
+def _suite_only(config: pytest.Config) -> bool:
+    """Whether no paths were given (an xdist worker asks its controller: its own args are given)."""
+    worker = getattr(config, "workerinput", None)
+    if worker is not None:
+        return bool(worker.get("tea_suite_only", False))
+    return config.args_source != pytest.Config.ArgsSource.ARGS
 
 
 def pytest_report_header(config: pytest.Config) -> Any:

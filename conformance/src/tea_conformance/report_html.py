@@ -1,7 +1,8 @@
 """The HTML report: one self-contained page (no script, no network, no external asset) in the
 spirit of the Autobahn test suite's report — transports as columns, cases as rows grouped by
 acceptance criterion, a colour per outcome, the reason of a failure or of a not-applicable
-case one click away (``<details>``), and the verdict of each transport at the top.
+case one click away (``<details>``), and the verdict of each transport at the top, followed
+by every failed case with its reason; rows not applicable to any transport fold away.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ td.o{min-width:160px}
 details summary{cursor:pointer;font-weight:600}
 details p{margin:4px 0 0;font-size:12px;white-space:pre-wrap;max-width:420px}
 .dur{color:#57606a;font-size:11px}
+.failures{margin-top:8px}.failures p{margin:0;white-space:pre-wrap;max-width:640px;font-size:12px}
+details.na{margin-top:16px}details.na>summary{color:#57606a}
 """
 
 _Key = Tuple[str, str]
@@ -119,10 +122,57 @@ def _tally(found: Dict[_Key, Any], keys: Sequence[_Key]) -> str:
     return " · ".join(f"{counts[o]} {o}" for o in OUTCOMES if o in counts)
 
 
-def _matrix(reports: Sequence[Any]) -> List[str]:
-    found: List[Dict[_Key, Any]] = [{(x.scenario_id, x.protocol): x for x in r.results} for r in reports]
+def _found(reports: Sequence[Any]) -> List[Dict[_Key, Any]]:
+    return [{(x.scenario_id, x.protocol): x for x in r.results} for r in reports]
+
+
+def _keys(found: List[Dict[_Key, Any]]) -> List[_Key]:
     order = {s.id: n for n, s in enumerate(CATALOGUE)}
-    keys = sorted({k for f in found for k in f}, key=lambda k: (order.get(k[0], len(order)), k[1]))
+    return sorted({k for f in found for k in f}, key=lambda k: (order.get(k[0], len(order)), k[1]))
+
+
+def _failures(reports: Sequence[Any]) -> List[str]:
+    """Every failed case first, its reason open: what a reader of a failing report came for."""
+    failed = [(r, x) for r in reports for x in r.results if str(x.outcome) == "failed"]
+    if not failed:
+        return []
+    rows = [f"<h2 id=failures>{len(failed)} failed case(s)</h2>", "<table class=failures>"]
+    rows.append("<tr><th>transport</th><th>scenario</th><th>protocol</th><th>why</th></tr>")
+    for report, result in failed:
+        scenario = by_id(result.scenario_id)
+        rows.append(
+            f"<tr><td>{escape(report.transport)}</td>"
+            f'<td class="sid">{escape(scenario.short_id)}<br><span class="title">{escape(scenario.title)}'
+            f'</span></td><td class="proto">{escape(result.protocol)}</td>'
+            f'<td class="o o-failed"><p>{escape(reason_text(str(result.reason)))}</p></td></tr>'
+        )
+    rows.append("</table>")
+    return rows
+
+
+def _all_not_applicable(found: List[Dict[_Key, Any]], key: _Key) -> bool:
+    return all(key not in f or str(f[key].outcome) == "not applicable" for f in found)
+
+
+def _matrices(reports: Sequence[Any]) -> List[str]:
+    """The matrix of cases that ran somewhere; the rows not applicable to any transport are
+    folded away below it (a tcp-only transport has 95 of 143)."""
+    found = _found(reports)
+    keys = _keys(found)
+    folded = [k for k in keys if _all_not_applicable(found, k)]
+    rows = _matrix(reports, found, [k for k in keys if k not in set(folded)])
+    if folded:
+        rows.append(
+            f"<details class=na><summary>{len(folded)} case(s) not applicable to any transport</summary>"
+        )
+        rows += _matrix(reports, found, folded, "na-")
+        rows.append("</details>")
+    return rows
+
+
+def _matrix(
+    reports: Sequence[Any], found: List[Dict[_Key, Any]], keys: List[_Key], anchor: str = ""
+) -> List[str]:
     head = "".join(f"<th>{escape(r.transport)}</th>" for r in reports)
     rows = [
         "<table class=matrix>",
@@ -135,7 +185,7 @@ def _matrix(reports: Sequence[Any]) -> List[str]:
             continue
         tallies = "".join(f'<th class="tally">{escape(_tally(f, in_group))}</th>' for f in found)
         rows.append(
-            f'<tr class="group" id="{escape(group)}"><th colspan="2">'
+            f'<tr class="group" id="{escape(anchor + group)}"><th colspan="2">'
             f"{escape(group)} — {escape(title)}</th>{tallies}</tr>"
         )
         for scenario_id in dict.fromkeys(k[0] for k in in_group):
@@ -175,8 +225,9 @@ def render_html(reports: Sequence[Any]) -> str:
         f"catalogue {escape(catalogue_digest()[:19])} · "
         f"{escape(time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()))} · click an outcome to read why</p>",
         *_verdicts(reports),
+        *_failures(reports),
         f'<p class="legend">{legend}</p>',
-        *_matrix(reports),
+        *_matrices(reports),
         "</body>",
         "</html>",
         "",

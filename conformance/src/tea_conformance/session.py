@@ -14,18 +14,16 @@ import functools
 import platform
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 import pytest
-from tea_transports import ConfigurationError, TransportConfig, TransportError, transport_class
 
 from . import contracts
 from .cases import Case, cases_for
 from .catalogue import ALL_PROTOCOLS, by_id
-from .harness import Target
 from .report import CaseResult, TransportReport, render_markdown, render_terminal, write_reports
+from .resolution import resolve
 from .verdict import worst_exit_code
 from .watch import Journal, fork_watcher
 
@@ -35,43 +33,6 @@ __all__ = ["CASE_PROPERTY", "ConformanceSession"]
 CASE_PROPERTY = "tea_case"
 
 _MODULE_NODEID = "tea-conformance"
-
-
-def _resolve(name: str) -> Target:
-    """The class ``name`` names; any error is a usage error, said once, before anything runs."""
-    if name.startswith("exec:"):  # issue 20: a driver process behind the control protocol (remote/)
-        from .remote import remote_target
-
-        target = remote_target(name)
-        _try_construct(target)
-        return target
-    try:
-        cls = transport_class(name, "pub_sub")
-    except ConfigurationError as not_pub_sub:  # the name is known but offers no pub_sub
-        try:
-            cls = transport_class(name, "direct")
-        except TransportError as exc:
-            raise pytest.UsageError(f"--transport={name}: {not_pub_sub}; and for 'direct': {exc}") from None
-    except TransportError as exc:  # unknown name, missing optional dependency: said as it is
-        raise pytest.UsageError(f"--transport={name}: {exc}") from None
-    target = Target(name, cls)
-    _try_construct(target)
-    return target
-
-
-def _try_construct(target: Target) -> None:
-    """Build and close one instance: a constructor that raises fails every scenario the same way."""
-    pattern = target.pattern_for(("pub_sub", "direct"))
-    if pattern is None:
-        return  # the verdict names the missing pattern
-    try:
-        config = TransportConfig(transport_type=target.name, protocol=target.any_protocol(), pattern=pattern)
-        target.cls(config).close()
-    except Exception:
-        raise pytest.UsageError(
-            f"--transport={target.name}: {target.spec}(TransportConfig(pattern={pattern!r})) raised, so no "
-            f"scenario can run:\n{traceback.format_exc()}"
-        ) from None
 
 
 def _run_case(case: Case, timeout: float, progress: Any) -> None:
@@ -96,7 +57,8 @@ class ConformanceSession:
         self.config = config
         self.nested = nested
         self.journal: Optional[Journal] = None
-        self.targets = [_resolve(name) for name in dict.fromkeys(names)]
+        where = config.invocation_params.dir
+        self.targets = [resolve(name, where) for name in dict.fromkeys(names)]
         self.protocols = tuple(config.getoption("protocol") or ALL_PROTOCOLS)
         self.timeout: float = config.getoption("scenario_timeout")
         self.cases = cases_for(self.targets, self.protocols)

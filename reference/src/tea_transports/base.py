@@ -110,6 +110,9 @@ class Capabilities:
     protocols: FrozenSet[str]
     #: names from :class:`Feature`
     features: FrozenSet[str] = frozenset()
+    #: the deepest queue ``high_water_mark`` may ask for (None: no limit); above it the
+    #: constructor raises ConfigurationError, and the conformance suite asks no more
+    max_high_water_mark: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,12 @@ class Transport(ABC):
             )
         self.config = config
         self.options: StandardOptions = parse_standard_options(config.options)
+        limit = self.capabilities.max_high_water_mark
+        if limit is not None and self.options.high_water_mark > limit:
+            raise ConfigurationError(
+                f"{name} cannot queue high_water_mark={self.options.high_water_mark} messages: "
+                f"its limit is {limit}; ask for at most {limit}"
+            )
         #: the address as bound or connected (for ``tcp://host:*`` it holds the real port)
         self.endpoint: Optional[str] = None
 

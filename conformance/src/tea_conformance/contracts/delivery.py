@@ -7,9 +7,9 @@ import threading
 from contextlib import suppress
 from typing import List
 
-from tea_transports import AddressInUseError, TransportError, TransportTimeoutError
+from tea_transports import AddressInUseError, ConfigurationError, TransportError, TransportTimeoutError
 
-from ..expect import BURST, expect_equal, linked, numbered, send_all
+from ..expect import BURST, expect_equal, expect_raises, linked, numbered, send_all
 from ..harness import PROBE, ConformanceFailure, Harness, open_descriptors
 from ..processes import close_during_receive, remote_fan_out
 from . import contract
@@ -173,9 +173,29 @@ LONG_STREAM, IN_FLIGHT = 20_000, 250
 
 @contract("CONF-INT-015")
 def long_stream_loses_nothing(h: Harness) -> None:
-    pub, (sub,) = linked(h, high_water_mark=4 * LONG_STREAM)
+    # never above a limit the transport declares; a value above it must be refused
+    limit = h.target.cls.capabilities.max_high_water_mark
+    hwm = 4 * LONG_STREAM if limit is None else min(4 * LONG_STREAM, limit)
+    if limit is not None:
+        expect_refused_above(h, limit)
+    in_flight = max(1, min(IN_FLIGHT, hwm // 8))
+    pub, (sub,) = linked(h, high_water_mark=hwm)
     messages = numbered(LONG_STREAM, b"long")
-    for start in range(0, LONG_STREAM, IN_FLIGHT):
-        chunk = messages[start : start + IN_FLIGHT]
+    for start in range(0, LONG_STREAM, in_flight):
+        chunk = messages[start : start + in_flight]
         send_all(pub, chunk)
         expect_equal(h.collect(sub, len(chunk)), chunk, f"the subscriber, from message {start} on")
+
+
+def expect_refused_above(h: Harness, limit: int) -> None:
+    """``high_water_mark`` above the declared limit raises ConfigurationError, at construction
+    or at the latest at bind()."""
+
+    def beyond() -> None:
+        h.new(high_water_mark=limit + 1).bind(h.address())
+
+    expect_raises(
+        ConfigurationError,
+        beyond,
+        f"high_water_mark={limit + 1}, above the declared max_high_water_mark={limit}",
+    )

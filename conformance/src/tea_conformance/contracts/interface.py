@@ -18,7 +18,7 @@ from tea_transports import (
 )
 from tea_transports.base import NOBLOCK
 
-from ..expect import expect_equal, expect_raises, linked
+from ..expect import expect_at_once, expect_equal, expect_raises, linked
 from ..harness import ConformanceFailure, Harness, open_descriptors
 from . import contract
 
@@ -182,6 +182,17 @@ def receive_times_out(h: Harness) -> None:
     expect_raises(
         TransportTimeoutError, lambda: sub.receive(flags=NOBLOCK), "receive(NOBLOCK) with no traffic"
     )
+    # NOBLOCK never waits, even where receive_timeout says to wait forever
+    patient_pub = h.publisher()
+    patient = h.subscriber(patient_pub, receive_timeout=None)
+    for what, call in (
+        ("receive(flags=NOBLOCK)", lambda: patient.receive(flags=NOBLOCK)),
+        ("receive_many(flags=NOBLOCK)", lambda: patient.receive_many(flags=NOBLOCK)),
+    ):
+        where = f"{what} with receive_timeout=None and nothing queued"
+        outcome = expect_at_once(h, call, where, lambda: patient_pub.send(b"release"))
+        if not isinstance(outcome, TransportTimeoutError):
+            raise ConformanceFailure(f"{where} gave {outcome!r:.200}, expected TransportTimeoutError")
     h.sync(pub, [sub])  # the transport still works after timing out
     pub.send(b"after")
     if h.collect(sub, 1) != [b"after"]:

@@ -45,11 +45,14 @@ def linger_zero_discards(h: Harness) -> None:
     stall_burst(pub, 1500, BIG_PAYLOAD)
     pub.close()
     delivered = len(h.drain_quiet(sub))
-    bound = queue_bound(h.protocol, 0, 10, len(BIG_PAYLOAD))
+    # halfway to what a delivered publisher queue adds: the kernel's share is an estimate, and
+    # a loaded machine's bigger batches let it hold more (677 of an estimated 649 over ipc)
+    bound = queue_bound(h.protocol, 0, 10, len(BIG_PAYLOAD)) + 1000 // 2
     if delivered > bound:
         raise ConformanceFailure(
             f"after close() with linger=0 the stalled subscriber still got {delivered} messages (its own "
-            f"queue and the kernel's buffers hold at most {bound}): the publisher's queue was delivered, "
+            f"queue and the kernel's buffers hold far fewer; over {bound}, half the publisher's 1,000 "
+            f"came too): the publisher's queue was delivered, "
             f"so linger=0 is not applied"
         )
     # across processes: the publisher's process exits at once, its subscriber stalled

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from functools import partial
-from typing import Any, Dict, List, Sequence, Type, Union
+from typing import Any, Dict, List, Sequence, Set, Type, Union
 
 from tea_transports import (
     NOBLOCK,
@@ -25,7 +25,7 @@ from tea_transports import (
 from ..harness import ConformanceFailure, Harness, Target
 from .model import MAY, MUST, ModelSubscriber
 
-__all__ = ["FENCE", "ModelRun"]
+__all__ = ["FENCE", "ModelRun", "OutOfTime"]
 
 #: markers start with it; generated prefixes never start with 0xFF, so a fence prefix sorts
 #: after them all (a subscriber re-sends its prefixes in byte order when it connects)
@@ -40,9 +40,14 @@ QUANTUM_MS = 10
 EXAMPLE_S = 20.0
 #: a stream's reader that receives nothing for this long stops (a fence then judges)
 QUIET_S = 1.0
-#: the longest a fence may take: a subscription change not in force by then never took effect
+#: the longest a fence may wait for each subscription change ahead of it (they may take
+#: effect one after another): a change not in force by then never took effect
 FENCE_S = 3.0
 Prefix = Union[bytes, str]
+
+
+class OutOfTime(Exception):
+    """The example's time ran out: no verdict on the transport, the sequence just stops."""
 
 
 class ModelRun:
@@ -103,7 +108,8 @@ class ModelRun:
             current = {_bytes(p) for p in prefixes} | {fence}
         model = ModelSubscriber(f"subscriber {index}", current)
         if self.direct:  # what waits in the pipe reaches it, if it was not consumed
-            model.queue = [(m, MAY) for m, _ in self.orphans.queue]
+            model.filters = [([], [], [], 0)]  # sent before it was connected
+            model.queue = [(m, MAY, 0) for m, _, _ in self.orphans.queue]
             self.orphans.queue = []
         self.subs.append(self.h.subscriber(self.pub, **options))
         self.models.append(model)
@@ -233,7 +239,7 @@ class ModelRun:
 
         def has(i: int, upto: int) -> bool:  # reader i has every MUST message among the first `upto`
             model, base = self.models[i], bases[i]
-            return all(v != MUST for _, v in model.queue[max(model.position, base) : base + upto])
+            return all(v != MUST for _, v, _ in model.queue[max(model.position, base) : base + upto])
 
         def reader(i: int) -> None:
             quiet_until = time.monotonic() + QUIET_S
@@ -309,7 +315,57 @@ class ModelRun:
 
     def fence(self, index: int) -> None:
         """Send markers until subscriber ``index`` receives one: every earlier change to it
-        is then in force, and every message sent before that marker has arrived or never will."""
+        is then in force, and every message sent before that marker has arrived or never will.
+
+        The marker's prefix is fresh, subscribed after every other change, so its arrival
+        shows them all in force — unless b"" (which every marker matches) may have let it
+        through before a later change took b"" away. Then b"" is taken away here too, and
+        the fence waits until it sees b"" out of force and its own prefix in (a probe that
+        only b"" lets through missing, the marker sent after it arriving), once more than
+        b"" came back in the meantime; then b"" is subscribed again and fenced plainly."""
+        model = self.models[index]
+        if not (self.filtering and model.flickers):
+            return self._fence(index, 0)
+        wanted = b"" in model.current
+        if wanted:
+            self._drain(index)  # what must arrive is checked before the unsubscribe forgives it
+            self.unsubscribe(index, b"")
+        self._fence(index, model.turned_on + 1)
+        if wanted:
+            self.subscribe(index, b"")
+            self._fence(index, 0)
+
+    def _drain(self, index: int) -> None:
+        """Receive up to a marker under the fence prefix the last fence showed in force (it
+        was not touched since): every ``MUST`` message sent before it must have arrived."""
+        model, sub = self.models[index], self.subs[index]
+        prefix = next((p for p in model.settled if p.startswith(FENCE)), None)
+        if prefix is None:
+            return  # never fenced: nothing is required yet
+        self.fences += 1
+        ours = prefix + b"#%d-" % self.fences
+        give_up = time.monotonic() + FENCE_S
+        for n in range(1_000_000):
+            if time.monotonic() > give_up:
+                raise ConformanceFailure(
+                    f"subscriber {index} received no marker within {FENCE_S:.0f} s under a prefix a "
+                    f"fence had shown in force, and untouched since: delivery stopped"
+                )
+            if self.expired():
+                raise OutOfTime(f"the example's time ran out draining subscriber {index}")
+            self.send(ours + b"%d" % n)
+            while True:
+                try:
+                    message = sub.receive()
+                except TransportTimeoutError:
+                    break
+                self._check(index, [message])
+                if message.startswith(ours):
+                    return
+
+    def _fence(self, index: int, proofs: int) -> None:
+        """One fence; with ``proofs``, it ends after that many markers arrived whose probe,
+        sent just before, did not (only with b"" out of force, see ``fence``)."""
         self.fences += 1
         model, sub = self.models[index], self.subs[index]
         prefix = FENCE
@@ -319,13 +375,21 @@ class ModelRun:
             prefix = self._fence_prefix(index)
             self.subscribe(index, prefix)
         ours = prefix + b"#%d-" % self.fences
-        give_up = time.monotonic() + FENCE_S
+        probe = FENCE + b"?%d-" % self.fences  # no fence prefix matches it: only b"" does
+        probed: Set[bytes] = set()
+        allowed = FENCE_S * max(1, model.changes + proofs)
+        give_up = time.monotonic() + allowed
         for n in range(1_000_000):
-            if self.expired() or time.monotonic() > give_up:
+            if time.monotonic() > give_up:
                 raise ConformanceFailure(
-                    f"subscriber {index} received no marker within {FENCE_S:.0f} s: a subscription "
-                    f"change did not take effect, or delivery stopped"
+                    f"subscriber {index} received no marker within {allowed:.0f} s ({FENCE_S:.0f} s for "
+                    f"each of the {model.changes} subscription change(s) ahead of it, one after another): "
+                    f"a subscription change did not take effect, or delivery stopped"
                 )
+            if self.expired():
+                raise OutOfTime(f"the example's time ran out in a fence of subscriber {index}")
+            if proofs:
+                self.send(probe + b"%d" % n)
             self.send(ours + b"%d" % n)
             while True:
                 try:
@@ -333,7 +397,11 @@ class ModelRun:
                 except TransportTimeoutError:
                     break
                 self._check(index, [message])  # a MUST message not received before it is lost
-                if message.startswith(ours):
+                if message.startswith(probe):
+                    probed.add(message[len(probe) :])
+                elif message.startswith(ours) and message[len(ours) :] not in probed:
+                    proofs -= 1
+                if message.startswith(ours) and proofs <= 0:
                     model.fenced()
                     return
 
@@ -375,7 +443,8 @@ class ModelRun:
 
     def _fence_prefix(self, index: int) -> bytes:
         self.fences += 1
-        return FENCE + b"-%d-%d" % (index, self.fences)
+        # ended by "/", so that no fence prefix is the start of a later one
+        return FENCE + b"-%d-%d/" % (index, self.fences)
 
 
 def _bytes(prefix: Prefix) -> bytes:

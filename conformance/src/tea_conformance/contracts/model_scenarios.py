@@ -28,7 +28,7 @@ from tea_transports import NOBLOCK, Feature
 
 from ..harness import ConformanceFailure, Harness
 from . import contract
-from .model_run import FENCE, ModelRun, Prefix
+from .model_run import FENCE, ModelRun, OutOfTime, Prefix
 
 __all__ = ["DEFAULT_EXAMPLES", "configure", "script"]
 
@@ -184,7 +184,7 @@ def _machine(h: Harness, runs: _Runs, modes: Sequence[str]) -> Any:
                 call(*args)
             except BaseException as exc:
                 self.broken = True
-                if h.expired():  # the case's deadline, not the transport, ended this sequence
+                if h.expired() or isinstance(exc, OutOfTime):  # time, not the transport, ended it
                     return
                 runs.failed(self.steps, exc)
                 raise

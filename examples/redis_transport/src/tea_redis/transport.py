@@ -30,6 +30,14 @@ How it keeps the contract's promises, since a broker sits in the middle:
   ``close()`` runs: any ``linger`` is honoured at once, also when the process exits.
 * **Address in use**: a publisher owns its channel through a key holding its connection's
   client ID; a second ``bind()`` is refused while that connection lives.
+
+**The broker's configuration** these guarantees need: ``client-output-buffer-limit pubsub
+0 0 0`` (``redis-server --client-output-buffer-limit "pubsub 0 0 0"``, or ``CONFIG SET``).
+Redis's default, ``pubsub 32mb 8mb 60``, closes a subscriber whose output buffer grows past
+8 MB for 60 s or past 32 MB at once: the reader thread drains its socket, but on a loaded
+machine it may not run for a while, and the broker then ends the subscription in the middle
+of a stream (``BrokenTransportError``) — a loss no bounded queue can account for. Memory
+stays bounded without the limit: the subscriber drains into its ``high_water_mark`` queue.
 """
 
 from __future__ import annotations
