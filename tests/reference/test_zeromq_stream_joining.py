@@ -16,6 +16,7 @@ from tea_conformance.contracts import CONTRACTS
 from tea_conformance.harness import Harness, Target
 from tea_transports import Transport, TransportConfig, create_transport
 from tea_transports.zeromq.stream import ZeroMQStreamTransport
+from test_zeromq_pubsub import PROTOCOLS  # ipc marked as needing it
 
 #: a hang guard only: each scenario ends far sooner when it passes
 _DEADLINE = 60.0
@@ -29,21 +30,21 @@ def _run(scenario: str, protocol: str) -> None:
         harness.close_all()
 
 
-@pytest.mark.parametrize("protocol", ["inproc", "ipc", "tcp"])
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_a_subscriber_joins_while_its_queue_is_full(protocol: str) -> None:
     """Its acknowledgement is dropped at the full queue; once it has caught up it joins
     again, and every later message for the new prefix arrives."""
     _run("TEA-CONF-INT-016", protocol)
 
 
-@pytest.mark.parametrize("protocol", ["ipc", "tcp"])
+@pytest.mark.parametrize("protocol", PROTOCOLS[1:])
 def test_what_follows_wait_for_subscribers_reaches_another_process(protocol: str) -> None:
     """The publisher counts a subscription at its join, not at its filter: what it sends
     after counting is never in a frame the subscriber ignores."""
     _run("TEA-CONF-INT-017", protocol)
 
 
-@pytest.mark.parametrize("protocol", ["ipc", "tcp"])
+@pytest.mark.parametrize("protocol", PROTOCOLS[1:])
 def test_a_restarted_publisher_is_joined_again(protocol: str) -> None:
     """Frames name their publisher: a new one delivers nothing until it has acknowledged
     the subscriber's joins (replayed by libzmq's reconnect), and then everything."""

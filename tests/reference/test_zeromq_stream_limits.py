@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterator, List
 import pytest
 from tea_transports import Transport, TransportConfig, create_transport
 from tea_transports.zeromq.framing import TopicTable, split_by_topic
+from test_zeromq_pubsub import PROTOCOLS  # ipc marked as needing it
 
 Make = Callable[..., Any]
 
@@ -26,7 +27,7 @@ def stream() -> Iterator[Make]:
         transport.close()
 
 
-@pytest.mark.parametrize("protocol", ["ipc", "tcp"])
+@pytest.mark.parametrize("protocol", PROTOCOLS[1:])
 def test_every_filter_of_many_reaches_the_publisher(
     stream: Make, address: Callable[[str], str], protocol: str
 ) -> None:
@@ -45,7 +46,7 @@ def test_every_filter_of_many_reaches_the_publisher(
     assert [sub.receive() for _ in sent] == sent
 
 
-@pytest.mark.parametrize("protocol", ["ipc", "tcp"])
+@pytest.mark.parametrize("protocol", PROTOCOLS[1:])
 def test_frames_stay_within_max_message_size(
     stream: Make, address: Callable[[str], str], protocol: str
 ) -> None:
