@@ -36,7 +36,7 @@ from tea_transports.zeromq.framing import (
     unpack,
 )
 from tea_transports.zeromq.joins import make_join
-from test_zeromq_pubsub import PROTOCOLS, Make, linked  # the same helpers as plain mode
+from test_zeromq_pubsub import PROTOCOLS, Make, _alarm, linked  # the same helpers as plain mode
 
 
 @pytest.fixture
@@ -354,6 +354,47 @@ def test_close_from_a_signal_handler_during_sends(stream: Make) -> None:
     assert [sub.receive() for _ in accepted] == accepted
     with pytest.raises(TransportTimeoutError):
         sub.receive(flags=zmq.NOBLOCK)
+
+
+@pytest.mark.parametrize(("delay", "count"), [(500, 400_000), (0, 50_000)])
+@pytest.mark.requires("sigalrm")
+def test_a_signal_handlers_send_never_overtakes_accepted_messages(
+    stream: Make, delay: int, count: int
+) -> None:
+    """A handler's send() that lands while a flush sends its batch goes behind the batch:
+    every message whose send() had returned before the handler ran arrives before the
+    handler's (a frame-sized one, which would leave at once), and the interrupted send()
+    raises nothing."""
+    pub, (sub,) = linked(
+        stream, f"inproc://stream-signal-send-{delay}", high_water_mark=0, stream_max_delay_us=delay
+    )
+    big = 16_384  # stream_max_bytes: the handler's message leaves alone, at once
+    returned = [0]  # main's sends that had returned
+    before: List[int] = []  # per handler message: how many had returned when it was sent
+
+    def handler(*_: Any) -> None:
+        before.append(returned[0])
+        pub.send(b"h%08d" % (len(before) - 1) + b"." * big)
+
+    with _alarm(handler, 0.0002, every=0.0002):
+        for i in range(count):
+            pub.send(b"m%08d" % i)
+            returned[0] = i + 1
+    pub.close()
+    arrived = [sub.receive(size=2 * big) for _ in range(count + len(before))]
+    mains = [int(m[1:9]) for m in arrived if m[:1] == b"m"]
+    assert mains == list(range(count))
+    seen = 0  # main messages arrived so far
+    overtaken = []
+    for message in arrived:
+        if message[:1] == b"m":
+            seen += 1
+        elif seen < before[int(message[1:9])]:
+            overtaken.append(before[int(message[1:9])] - seen)
+    assert len(before) > 100, "few signals: the test did not test"
+    assert not overtaken, (
+        f"{len(overtaken)} handler sends overtook accepted messages (by up to {max(overtaken)})"
+    )
 
 
 def test_only_a_publisher_sends(stream: Make) -> None:

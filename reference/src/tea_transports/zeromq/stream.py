@@ -319,13 +319,16 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         under the lock. What a failure leaves unsent goes back in front of anything added
         meanwhile (and no join is acknowledged before it leaves)."""
         pending = self._pending
-        batch = list(starmap(pending.popleft, repeat((), len(pending))))
-        self._counted = self._counted_bytes = 0
-        if self._table_stale:  # the subscriptions as last read: at a frame's start, or since
-            self._table, self._table_stale = TopicTable(self._subscriptions), False
-        sent = 0
+        # busy from before the batch is taken until what fails is back in front: a signal
+        # handler's send() meanwhile only appends (behind the batch), and never pops
         self._flushing = True
+        sent = 0
+        batch: List[bytes] = []
         try:
+            batch = list(starmap(pending.popleft, repeat((), len(pending))))
+            self._counted = self._counted_bytes = 0
+            if self._table_stale:  # the subscriptions as last read: at a frame's start, or since
+                self._table, self._table_stale = TopicTable(self._subscriptions), False
             for frame in self._frames(batch):
                 packed = pack(frame, self._origin, self._epoch)
                 if closing:
@@ -336,11 +339,16 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
                 self._sent += len(frame)
                 self._sent_bytes += sum(map(len, frame))
         finally:
-            self._flushing = False
             if sent < len(batch):
                 rest = batch[sent:]
                 pending.extendleft(reversed(rest))
                 self._counted, self._counted_bytes = len(rest), sum(map(len, rest))
+            self._flushing = False
+        if pending and not self._delay and not closing:
+            # a signal handler's send() came during the batch: with no delay to wait for,
+            # its frame leaves now, behind the batch
+            self._flush(sock, noblock)
+            return
         if not pending:
             self._disarm()
         if self._joins:
