@@ -20,8 +20,10 @@ from tea_transports import (
     AddressInUseError,
     ConfigurationError,
     TransportClosedError,
+    TransportConfig,
     TransportStateError,
     TransportTimeoutError,
+    create_transport,
 )
 from tea_transports.zeromq import LOGGER_NAME, local_endpoint, private_ipc_dir
 from tea_transports.zeromq.base import translate_error
@@ -578,6 +580,58 @@ def test_read_ahead_and_a_receive_in_a_signal_handler(zmq_transport: Make) -> No
     assert sorted(by["main"] + by["handler"]) == list(range(60_000))
     for who, got in by.items():
         assert got == sorted(got), f"the {who}'s messages came out of order"
+
+
+@pytest.mark.parametrize("kind", ["zeromq", "zeromq-stream"])
+@pytest.mark.requires("sigalrm")
+def test_a_signal_handler_cannot_split_a_receive_many_batch(kind: str) -> None:
+    """A handler that receives while receive_many() takes its batch is refused: it would
+    take a message from the middle of the batch. Before or after the batch, it is served."""
+    made: List[Any] = []
+
+    def make(**options: Any) -> Any:
+        config = TransportConfig(transport_type=kind, pattern="pub_sub", options=options)
+        made.append(create_transport(config))
+        return made[-1]
+
+    try:
+        pub, (sub,) = linked(make, f"inproc://handler-batch-{kind}", high_water_mark=0)
+        in_handler: List[int] = []
+        refused: List[str] = []
+        busy = []  # a signal during the handler runs it again, nested: that one stands aside
+
+        def handler(*_: Any) -> None:
+            if busy:
+                return
+            busy.append(True)
+            try:
+                in_handler.append(int(sub.receive(flags=zmq.NOBLOCK)))
+            except TransportStateError as exc:
+                refused.append(str(exc))
+            except TransportTimeoutError:
+                pass
+            finally:
+                busy.clear()
+
+        batches: List[List[int]] = []
+        total = 60_000
+        with _alarm(handler, 0.0003, every=0.0003):
+            for start in range(0, total, 300):
+                pub.send_many([b"%08d" % i for i in range(start, start + 300)])
+                with contextlib.suppress(TransportTimeoutError):
+                    while True:
+                        batches.append([int(m) for m in sub.receive_many(64, zmq.NOBLOCK)])
+        while len(in_handler) + sum(map(len, batches)) < total:  # stream mode: the last frame
+            batches.append([int(m) for m in sub.receive_many(64)])
+        assert in_handler, "the handler never received: the test did not test"
+        split = [batch for batch in batches if batch != list(range(batch[0], batch[0] + len(batch)))]
+        assert not split, f"{len(split)} batches lost a message to the handler, e.g. {split[0]}"
+        assert sorted(in_handler + [m for batch in batches for m in batch]) == list(range(total))
+        assert all("already inside receive()" in reason for reason in refused), refused[:1]
+        print("FIGURE handler receives", len(in_handler), "refused", len(refused))
+    finally:
+        for transport in made:
+            transport.close()
 
 
 @pytest.mark.requires("sigalrm")

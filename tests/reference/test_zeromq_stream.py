@@ -36,7 +36,7 @@ from tea_transports.zeromq.framing import (
     unpack,
 )
 from tea_transports.zeromq.joins import make_join
-from test_zeromq_pubsub import PROTOCOLS, Make, linked  # the same helpers as plain mode
+from test_zeromq_pubsub import PROTOCOLS, Make, _alarm, linked  # the same helpers as plain mode
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def raw_sub(endpoint: str) -> zmq.Socket[Any]:
     sock.setsockopt(zmq.LINGER, 0)
     sock.subscribe(b"")
     # a publisher counts a subscriber at its join (see zeromq.joins): a plain SUB joins too
-    sock.subscribe(make_join(b"", (0, -1, 256)))
+    sock.subscribe(make_join(b"", (0, -1, 256, 16_384)))
     sock.connect(endpoint)
     return sock
 
@@ -208,33 +208,44 @@ def test_a_plain_publisher_is_refused_clearly(stream: Make) -> None:
 
 @pytest.mark.parametrize(
     ("hwm", "most", "per_frame", "frames"),
-    [(0, 256, 256, 0), (65536, 8, 8, 8191), (65536, 256, 64, 1023), (1000, 256, 1, 1000), (123, 256, 1, 123)],
+    [
+        (0, 256, 256, 0),
+        (65536, 8, 8, 65535),
+        (1000, 256, 256, 999),
+        (123, 256, 256, 122),
+        (123, 1, 1, 123),
+        (1, 256, 256, 1),
+    ],
 )
-def test_high_water_marks_count_frames_of_a_share_of_the_mark(
+def test_high_water_marks_count_frames(
     stream: Make, address: Callable[[str], str], hwm: int, most: int, per_frame: int, frames: int
 ) -> None:
-    """A frame carries at most a 1024th of the mark; libzmq's marks count frames, and with
-    the fewer-than-a-frame of messages each side holds in Python they stay within it."""
+    """A frame carries stream_max_messages at any mark; libzmq's marks count frames, and with
+    the frame each side holds in Python (fewer than a frame's messages) they make the mark."""
     pub, (sub,) = linked(stream, address("inproc"), high_water_mark=hwm, stream_max_messages=most)
     assert pub.frame_messages == sub.frame_messages == per_frame
     assert pub.socket_option(zmq.SNDHWM) == sub.socket_option(zmq.RCVHWM) == frames
     assert sub.read_ahead == per_frame - 1
-    if hwm:
-        assert frames * per_frame + per_frame - 1 <= hwm < (frames + 1) * per_frame + per_frame - 1
 
 
-def test_a_stalled_subscriber_holds_at_most_the_mark(stream: Make, address: Callable[[str], str]) -> None:
-    """Partly filled frames reach the mark sooner, never later: a burst to a subscriber that
-    does not read leaves it at most the publisher's and its own mark, counted in messages."""
-    hwm = 20_480  # frames of 20
+@pytest.mark.parametrize("size", [6, 1000])  # frames full by count (256 of 6 B), or by bytes (16 of 1,000 B)
+def test_a_stalled_subscriber_holds_at_most_the_mark(
+    stream: Make, address: Callable[[str], str], size: int
+) -> None:
+    """A burst to a subscriber that does not read leaves it at most the publisher's and its
+    own mark, in frames of at most stream_max_messages messages and stream_max_bytes bytes."""
+    hwm = 20
     pub, (sub,) = linked(stream, address("inproc"), high_water_mark=hwm, stream_max_delay_us=10_000_000)
-    pub.send_many([b"%06d" % i for i in range(100_000)])
+    pub.send_many([b"%06d" % i + b"." * (size - 6) for i in range(100_000)])
     pub.close()
     got = []
     with contextlib.suppress(TransportTimeoutError):
         while True:
             got.append(sub.receive(flags=zmq.NOBLOCK))
-    assert hwm <= len(got) <= 2 * hwm  # inproc: the two marks form one queue
+    per_frame = min(pub.frame_messages, 16_384 // size)
+    # inproc: the two marks (19 frames each) form one queue, and the subscriber's own frame
+    assert (hwm - 1) * per_frame <= len(got) <= 2 * hwm * per_frame
+    assert sum(map(len, got)) <= 2 * hwm * 16_384
     assert got == sorted(got)
 
 
@@ -343,6 +354,47 @@ def test_close_from_a_signal_handler_during_sends(stream: Make) -> None:
     assert [sub.receive() for _ in accepted] == accepted
     with pytest.raises(TransportTimeoutError):
         sub.receive(flags=zmq.NOBLOCK)
+
+
+@pytest.mark.parametrize(("delay", "count"), [(500, 400_000), (0, 50_000)])
+@pytest.mark.requires("sigalrm")
+def test_a_signal_handlers_send_never_overtakes_accepted_messages(
+    stream: Make, delay: int, count: int
+) -> None:
+    """A handler's send() that lands while a flush sends its batch goes behind the batch:
+    every message whose send() had returned before the handler ran arrives before the
+    handler's (a frame-sized one, which would leave at once), and the interrupted send()
+    raises nothing."""
+    pub, (sub,) = linked(
+        stream, f"inproc://stream-signal-send-{delay}", high_water_mark=0, stream_max_delay_us=delay
+    )
+    big = 16_384  # stream_max_bytes: the handler's message leaves alone, at once
+    returned = [0]  # main's sends that had returned
+    before: List[int] = []  # per handler message: how many had returned when it was sent
+
+    def handler(*_: Any) -> None:
+        before.append(returned[0])
+        pub.send(b"h%08d" % (len(before) - 1) + b"." * big)
+
+    with _alarm(handler, 0.0002, every=0.0002):
+        for i in range(count):
+            pub.send(b"m%08d" % i)
+            returned[0] = i + 1
+    pub.close()
+    arrived = [sub.receive(size=2 * big) for _ in range(count + len(before))]
+    mains = [int(m[1:9]) for m in arrived if m[:1] == b"m"]
+    assert mains == list(range(count))
+    seen = 0  # main messages arrived so far
+    overtaken = []
+    for message in arrived:
+        if message[:1] == b"m":
+            seen += 1
+        elif seen < before[int(message[1:9])]:
+            overtaken.append(before[int(message[1:9])] - seen)
+    assert len(before) > 100, "few signals: the test did not test"
+    assert not overtaken, (
+        f"{len(overtaken)} handler sends overtook accepted messages (by up to {max(overtaken)})"
+    )
 
 
 def test_only_a_publisher_sends(stream: Make) -> None:
@@ -567,7 +619,7 @@ def test_receive_timeout_holds_while_frames_for_others_arrive(stream: Make) -> N
 def test_block_mode_a_refused_send_was_not_sent_with_threads(stream: Make) -> None:
     """Threads append to the frame that a timed-out send() would take back: one whose
     message left in an earlier frame of the flush must not report it refused."""
-    options: Dict[str, Any] = dict(high_water_mark=8192, on_hwm="block", send_timeout=20)
+    options: Dict[str, Any] = dict(high_water_mark=32, on_hwm="block", send_timeout=20)
     pub = stream(**options)
     pub.bind("inproc://stream-block-threads")
     sub = stream(receive_timeout=5000, **options)

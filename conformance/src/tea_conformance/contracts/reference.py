@@ -24,10 +24,11 @@ def _option(transport: Any, name: str) -> int:
 
 
 def _within(hwm: int, mark: int, per_frame: int, in_python: int) -> bool:
-    """``mark`` ZeroMQ messages of ``per_frame`` messages each, plus ``in_python`` messages,
-    is the most that stays within ``hwm`` messages (with ``per_frame`` 1 and nothing in
-    Python: ``mark == hwm``)."""
-    return mark * per_frame + in_python <= hwm < (mark + 1) * per_frame + in_python
+    """Whether libzmq's ``mark`` plus the ``in_python`` messages held in Python is exactly
+    ``hwm``, all counted in frames of ``per_frame`` messages (libzmq's unit; a message
+    each without stream mode's packing, so then ``mark + in_python == hwm``). What waits
+    in Python takes as many frames as it needs to fit in."""
+    return mark + -(-in_python // per_frame) == hwm
 
 
 @contract("UNIT-005")
@@ -49,8 +50,8 @@ def subscriber_socket_type(h: Harness) -> None:
 @contract("UNIT-011")
 def publisher_sndhwm(h: Harness) -> None:
     pub = h.publisher(high_water_mark=123)
-    # a publisher that packs up to ``frame_messages`` messages per ZeroMQ message, and holds
-    # fewer than that in Python until they leave, has its mark in those
+    # a publisher that packs up to ``frame_messages`` messages per ZeroMQ message holds
+    # fewer than that in Python until they leave: one frame of the mark
     per_frame = int(getattr(pub, "frame_messages", 1))
     if not _within(123, _option(pub, "SNDHWM"), per_frame, per_frame - 1):
         raise ConformanceFailure(f"high_water_mark=123 gave the publisher SNDHWM={_option(pub, 'SNDHWM')}")
@@ -62,7 +63,7 @@ def subscriber_rcvhwm(h: Harness) -> None:
     # a subscriber that reads ahead of its caller (``read_ahead`` messages, in Python) takes
     # that share of the mark from libzmq's queue: together they hold high_water_mark. The
     # mark counts ZeroMQ messages, which may each carry up to ``frame_messages`` of the
-    # caller's (stream mode)
+    # caller's (stream mode): then what it reads ahead is counted in frames too
     ahead = int(getattr(sub, "read_ahead", 0))
     if not _within(321, _option(sub, "RCVHWM"), int(getattr(sub, "frame_messages", 1)), ahead):
         raise ConformanceFailure(

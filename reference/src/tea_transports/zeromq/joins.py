@@ -6,8 +6,8 @@ subscribes a *join* prefix, which stays subscribed as long as the filter::
 
     JOIN_TAG | token (32 hex digits) | options "|" | filter
 
-(``options``: the subscriber's high_water_mark, max_message_size and frame_messages, comma
-separated, for the publisher to compare with its own.)
+(``options``: the subscriber's high_water_mark, max_message_size, frame_messages and
+stream_max_bytes, comma separated, for the publisher to compare with its own.)
 
 It follows the filter through the same pipe, so when the publisher reads it libzmq already
 routes the filter. The publisher counts the subscriber then (not at the filter), sends
@@ -40,7 +40,7 @@ __all__ = ["OPTIONS", "JoinLedger", "Members", "acknowledgement", "make_join", "
 
 _TOKEN = 32
 #: what a join carries of its subscriber's options, in order
-OPTIONS = ("high_water_mark", "max_message_size", "frame_messages")
+OPTIONS = ("high_water_mark", "max_message_size", "frame_messages", "stream_max_bytes")
 
 
 def make_join(prefix: bytes, options: Tuple[int, ...]) -> bytes:

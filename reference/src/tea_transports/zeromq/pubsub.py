@@ -111,6 +111,9 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         #: an unsubscribe came after some of them were read: check each when it is taken
         self._refilter = False
         self._reading = threading.local()  # .now: this thread is inside _read()
+        #: receive_many() is taking its batch from the inbox, under the lock: a receive()
+        #: meanwhile can only be a signal handler's in that thread, and would split the batch
+        self._taking = False
         # per-role shortcuts, set by bind()/connect() and cleared by close() under the lock
         self._publisher: Optional[zmq.Socket[Any]] = None
         self._subscriber: Optional[zmq.Socket[Any]] = None
@@ -389,7 +392,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         """Return the next message that matches this subscriber's filters."""
         if type(flags) is not int or (flags and flags != _NOBLOCK):
             check_flags(flags)  # raises: 0 and NOBLOCK are the only flags
-        if not self._refilter:
+        if not self._refilter and not self._taking:
             # a message read ahead is taken without the lock: popleft() is atomic, and
             # close() (even from a signal handler) replaces the inbox before it returns
             try:
@@ -399,6 +402,8 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         noblock = bool(flags)
         self._acquire()
         try:
+            if self._taking:
+                raise self._inside_receive()
             inbox = self._inbox  # this call's own: close() replaces the attribute, never empties it
             deadline = self._deadline(self.options.receive_timeout)  # one for the whole call
             while True:
@@ -420,12 +425,18 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         noblock = check_flags(flags) if flags or type(flags) is not int else False
         self._acquire()
         try:
+            if self._taking:
+                raise self._inside_receive()
             inbox = self._inbox
             deadline = self._deadline(self.options.receive_timeout)
             while True:
                 if len(inbox) < max_messages:  # top up; wait only when there is nothing at all
                     self._read(inbox, noblock, max_messages, deadline, wait=not inbox)
-                messages = self._take(inbox, max_messages)
+                self._taking = True
+                try:
+                    messages = self._take(inbox, max_messages)
+                finally:
+                    self._taking = False
                 if messages:
                     return messages
         finally:
@@ -458,11 +469,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             raise self._wrong_role("receive", "subscriber")
         reading = self._reading
         if getattr(reading, "now", False):
-            raise TransportStateError(
-                f"cannot receive on {self.endpoint}: this thread is already inside receive() on "
-                f"this transport (a signal handler interrupted it); call close() from the handler, "
-                f"or receive after the handler returns"
-            )
+            raise self._inside_receive()
         if not inbox:  # what libzmq hands over from now on has passed the filters in force
             self._refilter = False
         reading.now = True
@@ -485,6 +492,13 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             self._fill(inbox, sock, first, up_to)
         finally:
             reading.now = False
+
+    def _inside_receive(self) -> TransportStateError:
+        return TransportStateError(
+            f"cannot receive on {self.endpoint}: this thread is already inside receive() on "
+            f"this transport (a signal handler interrupted it); call close() from the handler, "
+            f"or receive after the handler returns"
+        )
 
     def _fill(self, inbox: Deque[bytes], sock: zmq.Socket[Any], first: bytes, up_to: int) -> None:
         """Add ``first`` and what else is queued to ``inbox``, until it holds ``up_to``."""

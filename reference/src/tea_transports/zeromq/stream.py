@@ -29,18 +29,17 @@ What stays exact:
   frame's own table and trailer on top, so a message of the limit itself still arrives.
 * **Ends that differ** in high_water_mark, max_message_size or frame size are reported:
   the publisher reads the subscriber's from its join and logs a WARNING naming both.
-* **The high water mark**, in messages. libzmq's queues count frames (ZeroMQ messages),
-  and a frame's messages cannot be counted apart: a mark in frames of 256 would hold 256
-  times the messages the mark allows, and a mark in *full* frames would drop bursts far
-  below it when frames leave partly filled (sparse traffic, the delay, large messages,
-  topics alternating between subscribers with different filters). So a frame carries at
-  most ``frame_messages`` = ``high_water_mark // 1024`` messages (up to
-  ``stream_max_messages``; that many with a mark of 0), libzmq's marks are in frames of
-  that many, and each side holds at most ``high_water_mark`` messages, what waits in Python
-  included, while a queue always has room for 1,024 frames. Packing therefore needs a
-  large mark, or none: 262,144 or more for frames of 256. At the default of 1,000 each
-  frame carries one message. A subscriber counts frames of its own ``frame_messages``:
-  give both ends the same mark.
+* **The high water mark**, in frames, libzmq's own unit: a frame holds at most
+  ``stream_max_messages`` messages (256) and at most ``stream_max_bytes`` of them (16 KiB),
+  or one message larger than that, alone. Each side keeps libzmq's mark at
+  ``high_water_mark - 1`` frames, and the one frame it holds in Python (the publisher's
+  pending frame, the subscriber's unpacked one) makes the mark's last (with
+  ``stream_max_messages=1`` nothing waits in Python, and libzmq's mark is the whole). So a queue holds at
+  most ``high_water_mark x stream_max_messages`` messages, and at most ``high_water_mark x
+  (stream_max_bytes + the frame's table and trailer)`` bytes, about 16.6 MiB at the
+  defaults (a larger message counts its own size instead). A mark of 1 keeps one frame in
+  libzmq and one in Python. Give both ends the same mark and stream options: the
+  publisher warns of a subscriber whose differ.
 * **Block mode** loses nothing: a send that makes a frame leave waits for room, up to
   ``send_timeout``, and on a timeout that message was not sent (the frame waits).
 
@@ -87,13 +86,11 @@ __all__ = ["STREAM_OPTIONS", "ZeroMQStreamTransport"]
 #: option -> (default, minimum, maximum)
 _LIMITS = {
     "stream_max_messages": (256, 1, 65_535),
-    "stream_max_bytes": (262_144, 1, 2**31 - 1),
+    "stream_max_bytes": (16_384, 1, 2**31 - 1),
     "stream_max_delay_us": (500, 0, 10_000_000),
 }
 STREAM_OPTIONS = frozenset(_LIMITS)
 _monotonic = time.monotonic
-#: each queue has room for at least this many frames, however few messages they carry
-_FRAGMENTED_FRAMES = 1024
 
 
 class ZeroMQStreamTransport(ZeroMQPubSubTransport):
@@ -112,11 +109,8 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
                 )
             limits[key] = value
         hwm = self.options.high_water_mark
-        most = limits["stream_max_messages"]
-        #: a frame carries at most this many messages: few enough that frames left partly
-        #: filled still give each queue room for _FRAGMENTED_FRAMES of them (see the module doc)
-        self._frame_messages = most if hwm == 0 else max(1, min(most, hwm // _FRAGMENTED_FRAMES))
-        self._frame_bytes = limits["stream_max_bytes"]
+        self._frame_messages = limits["stream_max_messages"]
+        self._max_bytes = self._frame_bytes = limits["stream_max_bytes"]
         size_limit = self.config.options.get("max_message_size")
         #: a peer's max_message_size counts a frame whole: its messages stay within the
         #: limit, and a subscriber allows the frame's own table and trailer on top
@@ -167,10 +161,9 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         return self._frame_messages
 
     def _frames_within(self, hwm: int) -> int:
-        """libzmq's mark, in frames: full frames plus the (fewer than one frame of) messages
-        waiting in Python stay within ``hwm`` messages."""
-        per_frame = self._frame_messages
-        return max(1, (hwm - per_frame + 1) // per_frame)
+        """libzmq's mark: with the frame each side holds in Python (none when every frame
+        is one message, which leaves at once), ``hwm`` frames."""
+        return max(1, hwm - (self._frame_messages > 1))
 
     def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
         super()._configure(sock, role)
@@ -326,13 +319,16 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         under the lock. What a failure leaves unsent goes back in front of anything added
         meanwhile (and no join is acknowledged before it leaves)."""
         pending = self._pending
-        batch = list(starmap(pending.popleft, repeat((), len(pending))))
-        self._counted = self._counted_bytes = 0
-        if self._table_stale:  # the subscriptions as last read: at a frame's start, or since
-            self._table, self._table_stale = TopicTable(self._subscriptions), False
-        sent = 0
+        # busy from before the batch is taken until what fails is back in front: a signal
+        # handler's send() meanwhile only appends (behind the batch), and never pops
         self._flushing = True
+        sent = 0
+        batch: List[bytes] = []
         try:
+            batch = list(starmap(pending.popleft, repeat((), len(pending))))
+            self._counted = self._counted_bytes = 0
+            if self._table_stale:  # the subscriptions as last read: at a frame's start, or since
+                self._table, self._table_stale = TopicTable(self._subscriptions), False
             for frame in self._frames(batch):
                 packed = pack(frame, self._origin, self._epoch)
                 if closing:
@@ -343,11 +339,16 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
                 self._sent += len(frame)
                 self._sent_bytes += sum(map(len, frame))
         finally:
-            self._flushing = False
             if sent < len(batch):
                 rest = batch[sent:]
                 pending.extendleft(reversed(rest))
                 self._counted, self._counted_bytes = len(rest), sum(map(len, rest))
+            self._flushing = False
+        if pending and not self._delay and not closing:
+            # a signal handler's send() came during the batch: with no delay to wait for,
+            # its frame leaves now, behind the batch
+            self._flush(sock, noblock)
+            return
         if not pending:
             self._disarm()
         if self._joins:
@@ -416,6 +417,7 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
             self.options.high_water_mark,
             -1 if self._size_limit is None else self._size_limit,
             self._frame_messages,
+            self._max_bytes,
         )
 
     def _compare_options(self, theirs: Tuple[int, ...]) -> None:
