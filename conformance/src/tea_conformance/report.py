@@ -22,7 +22,7 @@ from .criteria import GROUPS
 from .display import profile_of, reason_text
 from .harness import Target
 from .provenance import capabilities_of, versions_of
-from .verdict import judge
+from .verdict import Status, judge
 
 __all__ = [
     "SUITE_VERSION",
@@ -67,8 +67,8 @@ class TransportReport:
     versions: Dict[str, str] = field(default_factory=dict)
     #: what the verdict certifies, e.g. "pub_sub core + stats; inproc, ipc, tcp"
     profile: str = ""
-    #: CERTIFIED | NOT CERTIFIED | CERTIFIED WITH DEVIATIONS | INCOMPLETE | NO CERTIFICATION
-    status: str = ""
+    #: the verdict's status, carried from the verdict: what every report shows and colours
+    status: Status = Status.NONE
     #: the exit code this verdict gives the run
     exit_code: int = 0
     #: pattern, profile, protocols, features beyond the profile, missing core capabilities
@@ -154,6 +154,7 @@ def render_terminal(reports: Sequence[TransportReport]) -> List[str]:
                 lines.append(f"  FAILED {result.scenario_id} [{result.protocol}]: {result.reason}")
         lines += _not_applicable_by_reason(report.results)
         lines.append(f"  verdict: {report.verdict}")
+        lines.append(f"  status: {report.status.value} (exit code {report.status.exit_code})")
     return lines
 
 
@@ -177,7 +178,9 @@ def render_markdown(reports: Sequence[TransportReport]) -> str:
         out += [
             f"# Conformance of `{report.transport}` to TEA-STREAM-002.2 ({report.certified.get('profile')})",
             "",
-            f"**{report.verdict}**",
+            f"Status: **{report.status.value}**",
+            "",
+            f"Verdict: {report.verdict}",
             "",
             f"Profile: {profile_of(report) or 'n/a'}",
             "",
