@@ -14,8 +14,8 @@ from typing import Any, Generator, List, Optional, Sequence, Tuple, cast
 import pytest
 
 from .catalogue import by_id
+from .collection import CASE_PROPERTY
 from .display import profile_of
-from .session import CASE_PROPERTY
 
 __all__ = ["JUnitProperties", "suite_properties"]
 
