@@ -128,8 +128,8 @@ class CloseLeaks(ZeroMQPubSubTransport):
     """close() forgets the socket without closing it."""
 
     def close(self) -> None:
-        _leaked.extend(s for s in (self._socket, self._wake_r, self._wake_w) if s is not None)
-        self._socket = self._wake_r = self._wake_w = None
+        _leaked.extend(s for s in (self._socket, self._wake) if s is not None)
+        self._socket = self._wake = None
         self._closed = True
 
 
