@@ -17,6 +17,7 @@ from tea_conformance.cli import main
 from tea_conformance.listing import catalogue_digest, features_table
 from tea_conformance.report import CaseResult, TransportReport, report_paths
 from tea_conformance.report_html import render_html
+from tea_conformance.verdict import Status
 
 ROOT = Path(__file__).parents[2]
 # unix: INT-002 runs (inproc, ipc) and is n/a on tcp; INT-003 and UNIT-003 need pub_sub
@@ -193,7 +194,8 @@ def _report(tmp_path: Path, name: str, outcomes: Dict[str, str]) -> Path:
     transport = {
         "transport": name,
         "platform": "linux",
-        "verdict": "CERTIFIED",
+        "verdict": "CERTIFIED — pub_sub core; ipc",
+        "status": "CERTIFIED",
         "counts": {},
         "results": results,
     }
@@ -281,8 +283,9 @@ def test_html_report_puts_failures_first_and_folds_what_applies_nowhere() -> Non
         ),
     ]
     report = TransportReport(
-        "acme", "acme.Transport", "1.0", "linux", "3.11", "NOT CERTIFIED — …", {}, {}, results
-    )
+        "acme", "acme.Transport", "1.0", "linux", "3.11", "NOT CERTIFIED — …", {}, {}, results,
+        status=Status.NOT_CERTIFIED,
+    )  # fmt: skip
     text = render_html([report])
     document = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(text)
     body = document.find("body")

@@ -6,10 +6,10 @@ The contracts are also usable without pytest's collection: build a
 
 from __future__ import annotations
 
-__version__ = "0.1.0"  # first: report.py reads it while this package initialises
+__version__ = "0.1.0"  # first: report_model.py reads it while this package initialises
 
 from .catalogue import CATALOGUE, Scenario
 from .harness import ConformanceFailure, Harness, Target
-from .report import SUITE_VERSION
+from .report_model import SUITE_VERSION
 
 __all__ = ["CATALOGUE", "SUITE_VERSION", "ConformanceFailure", "Harness", "Scenario", "Target", "__version__"]

@@ -10,7 +10,7 @@ from html import escape
 from typing import Any
 
 from .catalogue import STORY
-from .display import badge_label, status_of, status_tone
+from .display import badge_label
 
 __all__ = ["render_badge"]
 
@@ -34,7 +34,7 @@ def _width(text: str) -> int:
 
 def render_badge(report: Any) -> str:
     left, right = STORY, badge_label(report)
-    colour = _COLOURS[status_tone(status_of(str(report.verdict)))]
+    colour = _COLOURS[report.status.tone]
     lw, rw = _width(left), _width(right)
     total = lw + rw
     title = escape(f"{left} | {right} — {report.transport}: {report.verdict}")

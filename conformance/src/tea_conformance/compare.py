@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable, List, Tuple
 
 from .catalogue import CATALOGUE, by_id
-from .display import OUTCOMES, profile_of, reason_text, status_of
+from .display import OUTCOMES, profile_of, reason_text
 
 __all__ = ["compare"]
 
@@ -57,7 +57,7 @@ def compare(documents: Iterable[Dict[str, Any]]) -> str:
     rule = "|---|" + "---|" * len(columns)
     lines = [f"# Comparison of {len(columns)} certification(s)", "", head, rule]
     lines.append(
-        "| verdict | " + " | ".join(f"**{status_of(str(c.get('verdict')))}**" for c in columns) + " |"
+        "| verdict | " + " | ".join(f"**{c.get('status') or 'NO VERDICT'}**" for c in columns) + " |"
     )
     lines.append("| profile | " + " | ".join(_cell(profile_of(_Attrs(c.data))) for c in columns) + " |")
     lines.append(
@@ -99,4 +99,3 @@ class _Attrs:
     def __init__(self, data: Dict[str, Any]) -> None:
         self.profile = data.get("profile", "")
         self.capabilities = data.get("capabilities", {})
-        self.verdict = data.get("verdict", "")

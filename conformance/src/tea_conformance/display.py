@@ -1,40 +1,19 @@
 """Reading a report's verdict and profile for display, whatever the verdict's wording.
 
-The renderers (terminal, Markdown, HTML, JUnit, badge) show a *status* — the verdict's
-leading words in capitals (``CERTIFIED``, ``CERTIFIED WITH DEVIATIONS``, ``NOT CERTIFIED``,
-``INCOMPLETE``, ``NO CERTIFICATION``) — and a *profile*: what the verdict certifies. The
-profile is the report's own ``profile`` when the verdict computation names one, else it is
-derived from the declared capabilities.
+The renderers (terminal, Markdown, HTML, JUnit, badge) show the report's typed *status*
+(``verdict.Status``, carried from the verdict; never parsed out of the verdict's text) and a
+*profile*: what the verdict certifies. The profile is the report's own ``profile`` when the
+verdict computation names one, else it is derived from the declared capabilities.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, List, Mapping
 
-__all__ = ["OUTCOMES", "badge_label", "profile_of", "reason_text", "status_of", "status_tone"]
+__all__ = ["OUTCOMES", "badge_label", "profile_of", "reason_text"]
 
 #: every outcome a case can have, in display order
 OUTCOMES = ("passed", "failed", "not applicable", "skipped", "not run")
-
-_STATUS = re.compile(r"[A-Z][A-Z ]*[A-Z]")
-
-
-def status_of(verdict: str) -> str:
-    """The verdict's status words: ``"NOT CERTIFIED"`` of ``"NOT CERTIFIED: 2 SHALL …"``."""
-    found = _STATUS.match(verdict.strip())
-    return found.group(0) if found else verdict.strip() or "NO VERDICT"
-
-
-def status_tone(status: str) -> str:
-    """``good`` | ``warn`` | ``bad`` | ``none``: the colour family of a status."""
-    if status == "CERTIFIED":
-        return "good"
-    if status.startswith("CERTIFIED"):
-        return "warn"
-    if status.startswith("NOT"):
-        return "bad"
-    return "none"
 
 
 def profile_of(report: Any) -> str:
@@ -52,7 +31,7 @@ def badge_label(report: Any) -> str:
     profile = str(getattr(report, "profile", "") or "")
     caps: Dict[str, List[str]] = getattr(report, "capabilities", None) or {}
     head = profile.split(";")[0].split(" + ")[0].strip() if profile else "/".join(caps.get("patterns", []))
-    status = status_of(str(getattr(report, "verdict", ""))).lower()
+    status = report.status.value.lower()
     return f"{head}: {status}" if head else status
 
 

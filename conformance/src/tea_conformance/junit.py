@@ -14,10 +14,10 @@ from typing import Any, Generator, List, Optional, Sequence, Tuple, cast
 import pytest
 
 from .catalogue import by_id
-from .display import profile_of, status_of
-from .session import CASE_PROPERTY
+from .collection import CASE_PROPERTY
+from .display import profile_of
 
-__all__ = ["JUnitProperties"]
+__all__ = ["JUnitProperties", "suite_properties"]
 
 _MARK = "outcome"
 
@@ -78,6 +78,14 @@ class JUnitProperties:
         if conformance is None or xml is None:
             return
         for report in conformance.reports():
-            xml.add_global_property(f"tea_verdict[{report.transport}]", report.verdict)
-            xml.add_global_property(f"tea_status[{report.transport}]", status_of(report.verdict))
-            xml.add_global_property(f"tea_profile[{report.transport}]", profile_of(report))
+            for name, value in suite_properties(report):
+                xml.add_global_property(name, value)
+
+
+def suite_properties(report: Any) -> List[Tuple[str, str]]:
+    """The ``<testsuite>`` properties of one transport's verdict."""
+    return [
+        (f"tea_verdict[{report.transport}]", report.verdict),
+        (f"tea_status[{report.transport}]", report.status.value),
+        (f"tea_profile[{report.transport}]", profile_of(report)),
+    ]

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 from . import __version__ as SUITE_VERSION
 from .catalogue import CATALOGUE, STORY, by_id
 from .criteria import GROUPS
-from .display import OUTCOMES, profile_of, reason_text, status_of, status_tone
+from .display import OUTCOMES, profile_of, reason_text
 from .listing import catalogue_digest
 
 __all__ = ["render_html"]
@@ -76,11 +76,9 @@ def _verdicts(reports: Sequence[Any]) -> List[str]:
     ]
     status_cells = []
     for r in reports:
-        status = status_of(r.verdict)
+        status = r.status.value
         line = f'<div class="line">{escape(r.verdict)}</div>' if r.verdict.strip() != status else ""
-        status_cells.append(
-            f'<td><span class="status {status_tone(status)}">{escape(status)}</span>{line}</td>'
-        )
+        status_cells.append(f'<td><span class="status {r.status.tone}">{escape(status)}</span>{line}</td>')
     rows.append("<tr><th>verdict</th>" + "".join(status_cells) + "</tr>")
     rows.append(
         "<tr><th>profile</th>"

@@ -47,7 +47,7 @@ from typing import Any, Dict, Sequence, cast
 from . import __version__ as SUITE_VERSION
 from .catalogue import STORY, by_id
 from .criteria import GROUPS
-from .display import profile_of, status_of
+from .display import profile_of
 from .listing import catalogue_digest
 
 __all__ = ["SCHEMA_VERSION", "ReportFileError", "load_report", "to_document"]
@@ -69,7 +69,7 @@ def _result(result: Dict[str, Any]) -> Dict[str, Any]:
 
 def _transport(report: Any) -> Dict[str, Any]:
     entry = asdict(report)
-    entry["status"] = status_of(report.verdict)
+    entry["status"] = report.status.value
     entry["profile"] = profile_of(report)
     entry.setdefault("capabilities", {})
     entry.setdefault("versions", {})

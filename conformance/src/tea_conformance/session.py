@@ -1,55 +1,38 @@
-"""One certification run: resolves the transports, adds the cases, records outcomes, and
-renders the verdict. Registered as a plugin by ``plugin.pytest_configure``.
+"""One certification run, as a pytest plugin: it holds the run's transports, cases and
+results, and wires pytest's hooks to the modules that do each job — resolving transports
+(``resolution``), adding the cases (``collection``), recording outcomes (``recording``),
+surviving a killed process (``watch``, ``recovery``), judging (``report_model``, ``verdict``)
+and writing the reports (``report_files``). Registered by ``plugin.pytest_configure``.
 
 Outcomes are matched to cases by node ID, which the controlling process of
 pytest-xdist knows without collecting anything: so the verdict is right under xdist,
 a crashed worker's case counts as failed, and only the controller writes the reports.
-Whether a case is *not applicable* is decided here, from the catalogue, never from the
-text of a skip: a skip raised from inside a transport is a failure.
 """
 
 from __future__ import annotations
 
-import functools
 import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
-from . import contracts
-from .cases import Case, cases_for
-from .catalogue import ALL_PROTOCOLS, by_id
-from .report import CaseResult, TransportReport, render_markdown, render_terminal, write_reports
+from .cases import cases_for
+from .catalogue import ALL_PROTOCOLS, CATALOGUE, by_id
+from .collection import CASE_PROPERTY, add_cases, case_nodeid
+from .recording import record
+from .recovery import recovered_results
+from .report_files import write_reports
+from .report_markdown import render_markdown
+from .report_model import CaseResult, TransportReport
+from .report_terminal import render_terminal
 from .resolution import resolve
 from .verdict import worst_exit_code
 from .watch import Journal, fork_watcher
 
 __all__ = ["CASE_PROPERTY", "ConformanceSession"]
-
-#: the user property that tags each case's item with (scenario ID, transport, protocol)
-CASE_PROPERTY = "tea_case"
-
-_MODULE_NODEID = "tea-conformance"
-
-
-def _run_case(case: Case, timeout: float, progress: Any) -> None:
-    reason = case.not_applicable()
-    if reason:
-        pytest.skip(f"not applicable: {reason}")
-    case.run(timeout, progress)
-
-
-def _nodeid(case: Case) -> str:
-    return f"{_MODULE_NODEID}::{case.name}"
-
-
-class _CaseItem(pytest.Function):
-    def reportinfo(self) -> Tuple[Path, None, str]:
-        # no "domain": pytest would show TEA-STREAM-002.2-… as TEA-STREAM-002::2-… in -v
-        return self.path, None, ""
 
 
 class ConformanceSession:
@@ -62,7 +45,7 @@ class ConformanceSession:
         self.protocols = tuple(config.getoption("protocol") or ALL_PROTOCOLS)
         self.timeout: float = config.getoption("scenario_timeout")
         self.cases = cases_for(self.targets, self.protocols)
-        self.by_nodeid = {_nodeid(case): case for case in self.cases}
+        self.by_nodeid = {case_nodeid(case): case for case in self.cases}
         self.results: Dict[str, CaseResult] = {}
         self.started = time.time()
         self._reports: Optional[List[TransportReport]] = None
@@ -82,32 +65,7 @@ class ConformanceSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: List[pytest.Item]) -> None:
-        module = pytest.Module.from_parent(session, path=Path(contracts.__file__), nodeid=_MODULE_NODEID)
-        added: List[pytest.Item] = []
-        for case in self.cases:
-            scenario = case.scenario
-            item = _CaseItem.from_parent(
-                module,
-                name=case.name,
-                callobj=functools.partial(_run_case, case, self.timeout, self._progress),
-            )
-            for marker in (
-                scenario.ac.lower(),
-                scenario.priority.lower(),
-                scenario.level,
-                scenario.grade.lower(),
-            ):
-                item.add_marker(marker)
-            if scenario.reference_only:
-                item.add_marker("reference_only")
-            item.user_properties.append((CASE_PROPERTY, (scenario.id, case.target.name, case.protocol)))
-            added.append(item)
-        items.extend(added)
-        # so "collected N items" counts the cases
-        report = pytest.CollectReport(
-            module.nodeid, "passed", None, cast(List[Union[pytest.Item, pytest.Collector]], added)
-        )
-        self.config.hook.pytest_collectreport(report=report)
+        add_cases(session, items, self.cases, self.timeout, self._progress)
 
     # -- outcomes -----------------------------------------------------------------------
 
@@ -133,14 +91,7 @@ class ConformanceSession:
 
     def _after_death(self, journal: Journal, why: str) -> int:
         """In the watching parent: the verdict from the journal of a child that was killed."""
-        for nodeid, entry in journal.read().items():
-            case = self.by_nodeid[nodeid]
-            result = CaseResult(case.scenario.id, case.target.name, case.protocol)
-            result.outcome, result.reason = entry["outcome"], entry.get("reason", "")
-            result.duration = entry.get("duration", 0.0)
-            if result.outcome == "running":
-                result.outcome, result.reason = "failed", f"{why} while running {case.name}"
-            self.results[nodeid] = result
+        self.results.update(recovered_results(journal, self.by_nodeid, why))
         reports = self.reports()
         lines = ["", f"tea-conformance: {why}; the verdict is from the cases that ended before", ""]
         lines += render_terminal(reports)
@@ -157,19 +108,7 @@ class ConformanceSession:
             return
         key = (case.scenario.id, case.target.name, case.protocol)
         result = self.results.setdefault(report.nodeid, CaseResult(*key))
-        result.duration += report.duration
-        if report.skipped:
-            not_applicable = case.not_applicable()
-            if not_applicable:
-                result.outcome, result.reason = "not applicable", f"not applicable: {not_applicable}"
-            else:  # the catalogue says it applies: whatever skipped it, it did not pass
-                result.outcome = "failed"
-                result.reason = f"skipped although applicable ({_skip_reason(report)})"
-        elif report.failed:
-            result.outcome = "failed"
-            result.reason = _failure_line(report)
-        elif report.when == "call" and result.outcome == "not run":
-            result.outcome = "passed"
+        record(result, case, report)
         if self.journal is not None and report.when == "teardown":
             self.journal.write(
                 nodeid=report.nodeid, outcome=result.outcome, reason=result.reason, duration=result.duration
@@ -232,20 +171,4 @@ class ConformanceSession:
 
 
 def _order(scenario_id: str) -> int:
-    from .catalogue import CATALOGUE
-
     return CATALOGUE.index(by_id(scenario_id))
-
-
-def _skip_reason(report: pytest.TestReport) -> str:
-    longrepr = report.longrepr
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        reason = str(longrepr[2])
-        return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
-    return str(longrepr)
-
-
-def _failure_line(report: pytest.TestReport) -> str:
-    crash = getattr(report.longrepr, "reprcrash", None)
-    message = getattr(crash, "message", None) or str(report.longrepr).strip().splitlines()[-1:]
-    return str(message).splitlines()[0][:500] if message else "failed"

@@ -19,6 +19,7 @@ code  verdict                      meaning
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Dict, List, Sequence, Set, Type
 
 from tea_transports import Transport
@@ -26,15 +27,40 @@ from tea_transports import Transport
 from .catalogue import by_id
 from .profiles import STORY_PROTOCOLS, profile_for
 
-__all__ = ["EXIT_CODES", "SEVERITY", "Certified", "Verdict", "judge", "worst_exit_code"]
+__all__ = ["EXIT_CODES", "SEVERITY", "Certified", "Status", "Verdict", "judge", "worst_exit_code"]
 
-CERTIFIED = "CERTIFIED"
-NOT_CERTIFIED = "NOT CERTIFIED"
-DEVIATIONS = "CERTIFIED WITH DEVIATIONS"
-INCOMPLETE = "INCOMPLETE"
-NONE = "NO CERTIFICATION"
 
-EXIT_CODES: Dict[str, int] = {CERTIFIED: 0, NOT_CERTIFIED: 1, DEVIATIONS: 10, INCOMPLETE: 11, NONE: 12}
+class Status(str, Enum):
+    """A verdict's status: what every report shows and colours, and what sets the exit code.
+
+    A ``str`` so that it is its own words in JSON and comparisons; never read back out of
+    the verdict's text.
+    """
+
+    CERTIFIED = "CERTIFIED"
+    NOT_CERTIFIED = "NOT CERTIFIED"
+    DEVIATIONS = "CERTIFIED WITH DEVIATIONS"
+    INCOMPLETE = "INCOMPLETE"
+    NONE = "NO CERTIFICATION"
+
+    def __str__(self) -> str:  # the words, on every Python (format() follows str() from 3.12)
+        return self.value
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+    @property
+    def tone(self) -> str:
+        """``good`` | ``warn`` | ``bad`` | ``none``: the colour family reports draw it in."""
+        return _TONES[self]
+
+
+CERTIFIED, NOT_CERTIFIED, DEVIATIONS = Status.CERTIFIED, Status.NOT_CERTIFIED, Status.DEVIATIONS
+INCOMPLETE, NONE = Status.INCOMPLETE, Status.NONE
+
+EXIT_CODES: Dict[Status, int] = {CERTIFIED: 0, NOT_CERTIFIED: 1, DEVIATIONS: 10, INCOMPLETE: 11, NONE: 12}
+_TONES = {CERTIFIED: "good", DEVIATIONS: "warn", NOT_CERTIFIED: "bad", INCOMPLETE: "none", NONE: "none"}
 #: the worse verdict wins when several transports run together
 SEVERITY = (CERTIFIED, DEVIATIONS, INCOMPLETE, NONE, NOT_CERTIFIED)
 
@@ -57,13 +83,13 @@ class Certified:
 
 @dataclass(frozen=True)
 class Verdict:
-    status: str  # one of EXIT_CODES
+    status: Status
     line: str  # the whole verdict, as printed and reported
     certified: Certified
 
     @property
     def exit_code(self) -> int:
-        return EXIT_CODES[self.status]
+        return self.status.exit_code
 
 
 def scope_of(cls: Type[Transport], protocols: Sequence[str]) -> Certified:
@@ -117,8 +143,8 @@ def judge(
     return Verdict(CERTIFIED, f"{CERTIFIED} — {what}", scope)
 
 
-def worst_exit_code(statuses: Sequence[str]) -> int:
+def worst_exit_code(statuses: Sequence[Status]) -> int:
     """The exit code of the worst of ``statuses`` (0 if there are none)."""
     if not statuses:
         return 0
-    return EXIT_CODES[max(statuses, key=SEVERITY.index)]
+    return max(statuses, key=SEVERITY.index).exit_code
