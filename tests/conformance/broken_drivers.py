@@ -1,7 +1,10 @@
 """A driver that breaks the control protocol on purpose: ``python broken_drivers.py MODE``.
 
 It serves the reference (``zeromq``) through the real Python driver until the first
-``bind``, then misbehaves as MODE says; ``old-version`` says hello with protocol 0.
+``bind``, then misbehaves as MODE says; ``old-version`` says hello with protocol 0,
+``built-in-name`` calls itself ``zeromq``, ``deaf`` stops reading its stdin after the
+bind, ``bad-count`` answers ``send`` with null, ``floods`` writes 3 MB of stderr without
+a newline and dies.
 """
 
 from __future__ import annotations
@@ -14,7 +17,18 @@ from typing import Any, Dict
 
 from tea_conformance.remote import pydriver
 
-MODES = ("dies", "garbage", "hangs", "unknown-id", "old-version")
+MODES = (
+    "dies",
+    "garbage",
+    "hangs",
+    "unknown-id",
+    "old-version",
+    "built-in-name",
+    "deaf",
+    "bad-count",
+    "floods",
+)
+_deaf = threading.Event()
 
 
 class _Broken(pydriver._Server):
@@ -22,14 +36,22 @@ class _Broken(pydriver._Server):
 
     def hello(self) -> Dict[str, Any]:
         hello = super().hello()
-        hello["name"] = f"broken-{self.mode}"
+        hello["name"] = "zeromq" if self.mode == "built-in-name" else f"broken-{self.mode}"
         if self.mode == "old-version":
             hello["protocol"] = 0
         return hello
 
     def handle(self, request: Dict[str, Any]) -> None:
-        if request.get("op") != "bind":
+        if self.mode == "bad-count" and request.get("op") == "send":
+            self.send({"id": request["id"], "ok": None})
+        elif request.get("op") != "bind" or self.mode in ("deaf", "bad-count"):
             super().handle(request)
+            if self.mode == "deaf" and request.get("op") == "bind":
+                _deaf.set()
+        elif self.mode == "floods":
+            sys.stderr.write("x" * 3_000_000)
+            sys.stderr.flush()
+            os._exit(9)
         elif self.mode == "dies":
             sys.stderr.write("broken driver: giving up on bind, as asked\n")
             sys.stderr.flush()
@@ -51,6 +73,9 @@ def main(mode: str) -> None:
     for line in sys.stdin.buffer:
         request = json.loads(line)
         threading.Thread(target=server.handle, args=(request,), daemon=True).start()
+        if mode == "deaf" and request.get("op") == "bind":
+            _deaf.wait(10)
+            threading.Event().wait()  # reads no more, and never exits by itself
     os._exit(0)
 
 

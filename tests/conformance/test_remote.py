@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 import pytest
 from tea_conformance.remote import DriverError, proxy_class
 from tea_conformance.remote.driver import Driver
+from tea_conformance.remote.protocol import encode_bytes
 from tea_transports import TransportClosedError, TransportConfig
 
 HERE = Path(__file__).parent
@@ -80,6 +81,58 @@ def test_a_driver_that_hangs_is_named() -> None:
             driver.call("bind", 1.0, t=1, address="tcp://127.0.0.1:*")
     finally:
         driver.stop()
+
+
+@pytest.mark.usefixtures("on_path")
+def test_a_driver_that_stops_reading_is_named_and_stopped() -> None:
+    # a request larger than the pipe's buffer blocks its write: that must fail the call and
+    # the driver, never hold a lock that stop() (and the interpreter's exit) waits on
+    driver = Driver(_broken("deaf"))
+    driver.call("create", t=1, pattern="pub_sub", protocol="tcp", options=_options())
+    driver.call("bind", t=1, address="tcp://127.0.0.1:*")
+    payload = encode_bytes(b"x" * (4 << 20))
+    with pytest.raises(DriverError, match="stopped reading its stdin"):
+        driver.call("send", None, t=1, data=payload, flags=0)
+    stopper = threading.Thread(target=driver.stop, daemon=True)
+    stopper.start()
+    stopper.join(30)  # a hang guard: stop() kills a driver that does not read
+    assert not stopper.is_alive(), "stop() waited on the stuck write"
+    assert driver.process.poll() is not None
+
+
+@pytest.mark.usefixtures("on_path")
+def test_a_reply_of_the_wrong_type_is_the_drivers_fault() -> None:
+    transport = _pair(_broken("bad-count"))
+    transport.bind("tcp://127.0.0.1:*")
+    try:
+        with pytest.raises(DriverError, match="answered 'send' with None, not an integer"):
+            transport.send(b"x")  # not the TypeError the contract keeps for the caller's mistakes
+    finally:
+        transport.close()
+
+
+@pytest.mark.usefixtures("on_path")
+def test_a_driver_flooding_its_stderr_is_reported_in_bounded_words() -> None:
+    transport = _pair(_broken("floods"))
+    with pytest.raises(DriverError, match=r"died \(exit code 9\)") as caught:
+        transport.bind("tcp://127.0.0.1:*")
+    assert len(str(caught.value)) < 200_000, len(str(caught.value))
+
+
+@pytest.mark.usefixtures("on_path")
+@pytest.mark.parametrize(
+    ("transport", "said"),
+    [
+        ('exec:python "unbalanced', "does not parse: No closing quotation"),
+        (f"exec:{_broken('built-in-name')}", "calls itself 'zeromq'"),
+    ],
+)
+def test_a_driver_command_or_name_that_cannot_be_used_is_a_usage_error(
+    pytester: pytest.Pytester, transport: str, said: str
+) -> None:
+    result = pytester.runpytest(f"--transport={transport}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert said in result.stderr.str(), result.stderr.str()
 
 
 def _options() -> Dict[str, Any]:

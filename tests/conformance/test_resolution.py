@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tea_conformance import resolution
 
 _A_TRANSPORT = "from tea_transports.zeromq import ZeroMQPubSubTransport as Mine\n"
 
@@ -20,6 +21,7 @@ _A_TRANSPORT = "from tea_transports.zeromq import ZeroMQPubSubTransport as Mine\
         ("import os\nraise ValueError('no config file')\n", 2, "ValueError: no config file"),
         ("import os\ndef broken(:\n    pass\n", 2, "SyntaxError: "),
         ("from not_installed_anywhere_xyz import thing\n", 1, "ModuleNotFoundError"),
+        ("import sys\nsys.exit('bye')\n", 2, "SystemExit: bye"),
     ],
 )
 def test_a_module_that_fails_to_load_is_one_line_and_exit_4(
@@ -63,3 +65,18 @@ def test_plain_pytest_loads_a_module_of_the_current_directory(pytester: pytest.P
     )
     assert "transport my_transport:Mine = " in ran.stdout, ran.stdout + ran.stderr
     assert ran.returncode == 11, ran.stdout  # INCOMPLETE: -k cut the run down to a few cases
+
+
+def test_a_constructor_that_hangs_is_one_line_and_exit_4(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(resolution, "CONSTRUCT_LIMIT", 1.0)
+    pytester.makepyfile(
+        hanging_transport=_A_TRANSPORT
+        + "import threading\n"
+        + "class Hangs(Mine):\n    def __init__(self, config):\n        threading.Event().wait()\n"
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("--transport=hanging_transport:Hangs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*hanging_transport:Hangs*did not return within 1 s*"])

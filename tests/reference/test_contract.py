@@ -6,10 +6,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tea_transports
 from tea_transports import (
+    Capabilities,
     ConfigurationError,
     OptionalDependencyError,
     Transport,
@@ -164,3 +166,42 @@ def test_abstract_members_declare_their_errors() -> None:
         doc = getattr(Transport, name).__doc__
         assert ":raises TransportClosedError:" in doc, name
     assert Transport.__abstractmethods__ == {"bind", "connect", "send", "receive", "close", "is_connected"}
+
+
+class _Shallow(Transport):
+    """A transport whose queues hold at most 100 messages."""
+
+    capabilities = Capabilities(
+        patterns=frozenset({"pub_sub"}), protocols=frozenset({"inproc"}), max_high_water_mark=100
+    )
+
+    def bind(self, address: str) -> None: ...
+    def connect(self, address: str) -> None: ...
+    def send(self, data: Any, flags: int = 0) -> int:
+        return 0
+
+    def receive(self, size: int = 4096, flags: int = 0) -> bytes:
+        return b""
+
+    def close(self) -> None: ...
+    @property
+    def is_connected(self) -> bool:
+        return False
+
+
+def _shallow(**options: Any) -> _Shallow:
+    return _Shallow(TransportConfig(pattern="pub_sub", options=options))
+
+
+def test_a_declared_maximum_mark_caps_the_default_and_refuses_more_or_none() -> None:
+    assert _shallow().options.high_water_mark == 100  # the default (1000), capped
+    assert _shallow(high_water_mark=100).options.high_water_mark == 100
+    for mark in (101, 0):  # deeper, or without limit
+        with pytest.raises(ConfigurationError, match=f"high_water_mark={mark}.*its limit is 100"):
+            _shallow(high_water_mark=mark)
+
+
+@pytest.mark.parametrize("limit", [0, -5, True, 100.5, "100"])
+def test_a_maximum_mark_that_is_not_a_positive_int_is_refused(limit: Any) -> None:
+    with pytest.raises(TypeError, match="max_high_water_mark must be None or an int >= 1"):
+        Capabilities(patterns=frozenset({"pub_sub"}), protocols=frozenset(), max_high_water_mark=limit)

@@ -16,16 +16,20 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import pytest
 from tea_transports import ConfigurationError, TransportConfig, TransportError, transport_class
 
 from .harness import Target
 
-__all__ = ["resolve"]
+__all__ = ["CONSTRUCT_LIMIT", "resolve"]
+
+#: how long building and closing one instance may take before the run starts (a JVM, a broker)
+CONSTRUCT_LIMIT = 90.0
 
 
 def resolve(name: str, invocation_dir: Optional[Path] = None) -> Target:
@@ -49,7 +53,7 @@ def resolve(name: str, invocation_dir: Optional[Path] = None) -> Target:
             raise pytest.UsageError(f"--transport={name}: {not_pub_sub}; and for 'direct': {exc}") from None
     except TransportError as exc:  # unknown name, missing optional dependency: said as it is
         raise pytest.UsageError(f"--transport={name}: {exc}") from None
-    except Exception as exc:  # the transport's own module failed while it was imported
+    except (Exception, SystemExit) as exc:  # the transport's own module failed while it was imported
         raise pytest.UsageError(f"--transport={name}: loading it failed at {_where(exc)}") from None
     target = Target(name, cls)
     _try_construct(target)
@@ -90,11 +94,26 @@ def _try_construct(target: Target) -> None:
     pattern = target.pattern_for(("pub_sub", "direct"))
     if pattern is None:
         return  # the verdict names the missing pattern
-    try:
-        config = TransportConfig(transport_type=target.name, protocol=target.any_protocol(), pattern=pattern)
-        target.cls(config).close()
-    except Exception as exc:
+    config = TransportConfig(transport_type=target.name, protocol=target.any_protocol(), pattern=pattern)
+    failure: List[BaseException] = []
+
+    def construct() -> None:
+        try:
+            target.cls(config).close()
+        except (Exception, SystemExit) as exc:
+            failure.append(exc)
+
+    # a thread, so a constructor or close() that hangs cannot hang the run before it starts
+    attempt = threading.Thread(target=construct, name="tea construct", daemon=True)
+    attempt.start()
+    attempt.join(CONSTRUCT_LIMIT)
+    made = f"{target.spec}(TransportConfig(pattern={pattern!r}))"
+    if attempt.is_alive():
         raise pytest.UsageError(
-            f"--transport={target.name}: {target.spec}(TransportConfig(pattern={pattern!r})) raised, so no "
-            f"scenario can run: {_where(exc)}"
-        ) from None
+            f"--transport={target.name}: {made} or its close() did not return within "
+            f"{CONSTRUCT_LIMIT:.0f} s, so no scenario can run"
+        )
+    if failure:
+        raise pytest.UsageError(
+            f"--transport={target.name}: {made} raised, so no scenario can run: {_where(failure[0])}"
+        )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Dict, FrozenSet, Iterable, List, Optional, Union
 
 from .errors import (
@@ -110,9 +110,15 @@ class Capabilities:
     protocols: FrozenSet[str]
     #: names from :class:`Feature`
     features: FrozenSet[str] = frozenset()
-    #: the deepest queue ``high_water_mark`` may ask for (None: no limit); above it the
-    #: constructor raises ConfigurationError, and the conformance suite asks no more
+    #: the deepest queue ``high_water_mark`` may ask for (None: no limit): a positive int.
+    #: Above it, or 0 (unlimited), the constructor raises ConfigurationError; the default
+    #: mark becomes the smaller of 1000 and this; the conformance suite asks no more
     max_high_water_mark: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        limit = self.max_high_water_mark
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise TypeError(f"Capabilities.max_high_water_mark must be None or an int >= 1, got {limit!r}")
 
 
 @dataclass(frozen=True)
@@ -170,11 +176,16 @@ class Transport(ABC):
         self.config = config
         self.options: StandardOptions = parse_standard_options(config.options)
         limit = self.capabilities.max_high_water_mark
-        if limit is not None and self.options.high_water_mark > limit:
-            raise ConfigurationError(
-                f"{name} cannot queue high_water_mark={self.options.high_water_mark} messages: "
-                f"its limit is {limit}; ask for at most {limit}"
-            )
+        if limit is not None:
+            mark = self.options.high_water_mark
+            if "high_water_mark" not in config.options and mark > limit:
+                self.options = replace(self.options, high_water_mark=limit)  # the default, capped
+            elif mark > limit or mark == 0:
+                raise ConfigurationError(
+                    f"{name} cannot queue high_water_mark={mark} messages"
+                    f"{' (0: without limit)' if mark == 0 else ''}: its limit is {limit}; "
+                    f"ask for 1 to {limit}"
+                )
         #: the address as bound or connected (for ``tcp://host:*`` it holds the real port)
         self.endpoint: Optional[str] = None
 

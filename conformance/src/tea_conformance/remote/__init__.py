@@ -15,6 +15,8 @@ from .proxy import RemoteTransport, proxy_class
 __all__ = ["EXEC_PREFIX", "Driver", "DriverError", "Hello", "RemoteTransport", "proxy_class", "remote_target"]
 
 EXEC_PREFIX = "exec:"
+#: names a driver may not take (its verdict would read as theirs)
+_BUILT_IN = frozenset({"unix", "zeromq", "zeromq-stream"})
 
 
 def remote_target(name: str) -> Target:
@@ -32,5 +34,10 @@ def remote_target(name: str) -> Target:
     except DriverError as exc:
         raise pytest.UsageError(f"--transport={name}: {exc}") from None
     label = cls.hello.name.replace(":", "-")
+    if label in _BUILT_IN:  # the verdict would read as if the built-in one was certified
+        raise pytest.UsageError(
+            f"--transport={name}: the driver calls itself {label!r}, the name of a transport that comes "
+            f"with tea_transports; give it a name of its own in its hello"
+        )
     register_transport(label, cls, replace=True)  # so create_transport() finds it by name
     return Target(label, cls)

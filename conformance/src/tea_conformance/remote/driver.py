@@ -1,10 +1,11 @@
 """A driver process and the suite's end of its control protocol.
 
-Requests are written under one lock and answered in any order: a reader thread hands
-each reply to the thread waiting for its id, so a ``close`` sent from one thread is
-answered while another thread's ``receive`` is still pending. A driver that dies,
-stops answering or breaks the protocol fails every call pending on it, and every
-later one, with a :class:`DriverError` that says which and ends with its stderr.
+Requests are written by one writer thread and answered in any order: a reader thread
+hands each reply to the thread waiting for its id, so a ``close`` sent from one thread is
+answered while another thread's ``receive`` is still pending. A driver that dies, stops
+answering, stops reading its stdin or breaks the protocol fails every call pending on
+it, and every later one, with a :class:`DriverError` that says which and ends with its
+stderr; no lock is ever held across a write, so stopping a driver never waits on one.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import itertools
 import json
 import logging
 import os
+import queue
 import shlex
 import subprocess
 import threading
+import time
 from typing import IO, Any, Deque, Dict, List, Optional
 
 from .protocol import PROTOCOL_VERSION, ProtocolError, dump, error_of
@@ -28,8 +31,11 @@ __all__ = ["HELLO_LIMIT", "REPLY_LIMIT", "Driver", "DriverError", "Hello"]
 HELLO_LIMIT = 60.0
 #: how long a request that never blocks by contract may wait for its reply
 REPLY_LIMIT = 20.0
-#: lines of a driver's stderr kept for its error messages
+#: how long one request may take to be written: longer, the driver stopped reading its stdin
+WRITE_LIMIT = 10.0
+#: lines of a driver's stderr kept for its error messages, and the longest kept of each
 STDERR_LINES = 60
+STDERR_LINE_BYTES = 2000
 
 #: where the drivers' "log" events are re-logged, one child logger per driver name
 LOGGER = "tea_conformance.remote"
@@ -51,7 +57,7 @@ class Hello:
         need(isinstance(message, dict) and message.get("event") == "hello", "is not {'event': 'hello', ...}")
         version = message.get("protocol")
         need(
-            version == PROTOCOL_VERSION,
+            type(version) is int and version == PROTOCOL_VERSION,
             f"speaks protocol version {version!r}; this suite speaks version {PROTOCOL_VERSION} only",
         )
         name = message.get("name")
@@ -73,7 +79,9 @@ class Hello:
         self.protocols = names("protocols")
         self.features = names("features")
         self.extra_options = names("extra_options")
-        self.addresses = bool(caps.get("addresses", False))
+        addresses = caps.get("addresses", False)
+        need(isinstance(addresses, bool), "addresses is not true or false")
+        self.addresses: bool = addresses
         self.limits: Dict[str, Any] = dict(message.get("limits") or {})
 
 
@@ -93,8 +101,14 @@ class Driver:
         self.command = command
         self.owner = os.getpid()  # a forked child must start its own (the reader thread is not forked)
         try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            raise DriverError(
+                f"cannot start the driver `{command}`: the command does not parse: {exc}"
+            ) from None
+        try:
             self.process = subprocess.Popen(
-                shlex.split(command),
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -105,6 +119,8 @@ class Driver:
         assert self.process.stdout
         assert self.process.stderr
         self._stdin: IO[bytes] = self.process.stdin
+        self._outbox: queue.SimpleQueue[Optional[bytes]] = queue.SimpleQueue()
+        self._writing_since: Optional[float] = None
         self._stderr: Deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._lock = threading.Lock()
         self._pending: Dict[int, _Slot] = {}
@@ -115,6 +131,7 @@ class Driver:
         self._err_thread = threading.Thread(target=self._drain_stderr, name="tea driver stderr", daemon=True)
         self._err_thread.start()
         threading.Thread(target=self._read, name="tea driver replies", daemon=True).start()
+        threading.Thread(target=self._write, name="tea driver requests", daemon=True).start()
         if not self._hello.done.wait(HELLO_LIMIT):
             self._fail(f"sent no hello within {HELLO_LIMIT:.0f} s: it hangs")
         if isinstance(self._hello.reply, Exception):
@@ -139,18 +156,8 @@ class Driver:
             if self._failure:
                 raise DriverError(self._describe(self._failure, op))
             self._pending[request_id] = slot
-            try:
-                self._stdin.write(line)
-                self._stdin.flush()
-            except (OSError, ValueError):
-                self._pending.pop(request_id, None)
-                failure = "closed its stdin"
-            else:
-                failure = ""
-        if failure:
-            self._fail(failure)
-            raise DriverError(self._describe(self._failure or failure, op))
-        if not slot.done.wait(limit):
+            self._outbox.put(line)
+        if not self._await(slot, limit):
             with self._lock:
                 self._pending.pop(request_id, None)
             raise DriverError(self._describe(f"did not answer within {limit:.0f} s: it hangs", op))
@@ -168,23 +175,56 @@ class Driver:
             )
         return reply["ok"]
 
+    def _await(self, slot: _Slot, limit: Optional[float]) -> bool:
+        """Wait for ``slot``'s reply up to ``limit``; a write stuck past WRITE_LIMIT (the
+        driver stopped reading) fails the driver, which answers every pending call."""
+        until = None if limit is None else time.monotonic() + limit
+        while True:
+            step = 1.0 if until is None else min(1.0, until - time.monotonic())
+            if slot.done.wait(max(0.0, step)):
+                return True
+            since = self._writing_since
+            if since is not None and time.monotonic() - since > WRITE_LIMIT:
+                self._fail(f"stopped reading its stdin (a request unwritten for {WRITE_LIMIT:.0f} s)")
+                self.process.kill()
+            elif until is not None and time.monotonic() >= until:
+                return False
+
     @property
     def alive(self) -> bool:
         return self._failure is None and self.process.poll() is None
 
     def stop(self) -> None:
-        """Close its stdin (a driver exits on EOF), then kill it if it lingers."""
+        """Close its stdin once what was asked is written (a driver exits on EOF), then
+        kill it if it lingers, or if it stopped reading."""
         with self._lock:
             self._failure = self._failure or "was stopped by the suite"
-            with contextlib.suppress(OSError):
-                self._stdin.close()
+        self._outbox.put(None)
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
 
-    # -- the reader -----------------------------------------------------------------------
+    # -- the writer and the reader -------------------------------------------------------
+
+    def _write(self) -> None:
+        """Write each request in turn; None (or a broken pipe) closes stdin and ends."""
+        while True:
+            line = self._outbox.get()
+            if line is None:
+                break
+            self._writing_since = time.monotonic()
+            try:
+                self._stdin.write(line)
+                self._stdin.flush()
+            except (OSError, ValueError):
+                self._fail("closed its stdin")
+                break
+            finally:
+                self._writing_since = None
+        with contextlib.suppress(OSError, ValueError):
+            self._stdin.close()
 
     def _read(self) -> None:
         try:
@@ -192,8 +232,7 @@ class Driver:
         finally:  # the process is gone or killed: release its pipes
             assert self.process.stdout is not None
             self.process.stdout.close()
-            with self._lock, contextlib.suppress(OSError):
-                self._stdin.close()
+            self._outbox.put(None)  # the writer closes stdin (a write in progress fails: killed)
 
     def _read_replies(self) -> None:
         stdout = self.process.stdout
@@ -233,8 +272,11 @@ class Driver:
             text = message.get("message", "")
             self._logger.log(level if isinstance(level, int) else logging.WARNING, "%s", text)
             return
+        request_id = message.get("id")
+        if type(request_id) is not int:
+            raise ProtocolError(f"a reply whose id is not an integer: {message!r}"[:300])
         with self._lock:
-            slot = self._pending.pop(message.get("id"), None)  # type: ignore[arg-type]
+            slot = self._pending.pop(request_id, None)
         if slot is None:
             raise ProtocolError(f"a reply to no pending request: {message!r}"[:300])
         slot.reply = message
@@ -244,7 +286,8 @@ class Driver:
         stderr = self.process.stderr
         assert stderr is not None
         with stderr:
-            for line in stderr:
+            # at most STDERR_LINE_BYTES a line: a flood without newlines stays bounded
+            for line in iter(lambda: stderr.readline(STDERR_LINE_BYTES), b""):
                 self._stderr.append(line.decode("utf-8", "replace").rstrip())
 
     def _fail(self, why: str) -> None:

@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import sys
 import threading
 import warnings
 from typing import Any, ClassVar, Dict, Iterable, List, Optional, Type, Union
@@ -36,6 +37,15 @@ _classes: Dict[str, Type[RemoteTransport]] = {}
 _drivers: Dict[str, Driver] = {}
 _lock = threading.Lock()
 _handles = itertools.count(1)
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a parent's thread may have held it at the fork
+
+
+if sys.platform != "win32" and hasattr(os, "register_at_fork"):  # the simulated Windows too
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def driver_for(command: str) -> Driver:
@@ -138,6 +148,14 @@ def _prefix(prefix: Any) -> bytes:
     raise TypeError(f"a subscription prefix must be bytes or str, got {type(prefix).__name__}")
 
 
+def _count(value: Any, op: str) -> int:
+    """An integer the driver answered; anything else is the driver's fault, never the
+    caller's ``TypeError``."""
+    if type(value) is not int:
+        raise DriverError(f"a driver broke the protocol: it answered {op!r} with {value!r}, not an integer")
+    return value
+
+
 def _bytes(value: Any, op: str) -> bytes:
     try:
         return decode_bytes(value, f"the reply to {op!r}")
@@ -196,7 +214,9 @@ class RemoteTransport(Transport):
     def send(self, data: BytesLike, flags: int = 0) -> int:
         payload = _payload(data)
         on_hwm_limit = self.options.send_timeout if self.options.on_hwm == "block" else 0
-        return int(self._call("send", self._blocking_limit(flags, on_hwm_limit), data=payload, flags=flags))
+        return _count(
+            self._call("send", self._blocking_limit(flags, on_hwm_limit), data=payload, flags=flags), "send"
+        )
 
     def send_many(self, messages: Iterable[BytesLike]) -> int:
         payloads = [_payload(m, "message") for m in messages]
@@ -204,7 +224,7 @@ class RemoteTransport(Transport):
         limit = self._blocking_limit(
             0, None if on_hwm_limit is None else on_hwm_limit * max(1, len(payloads))
         )
-        return int(self._call("send_many", limit, data=payloads))
+        return _count(self._call("send_many", limit, data=payloads), "send_many")
 
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
         limit = self._blocking_limit(flags, self.options.receive_timeout)
@@ -226,7 +246,10 @@ class RemoteTransport(Transport):
 
     @property
     def is_connected(self) -> bool:
-        return bool(self._call("is_connected"))
+        connected = self._call("is_connected")
+        if not isinstance(connected, bool):
+            raise DriverError(f"a driver broke the protocol: it answered 'is_connected' with {connected!r}")
+        return connected
 
     # -- optional features --------------------------------------------------------------
 
@@ -238,7 +261,9 @@ class RemoteTransport(Transport):
 
     def wait_for_subscribers(self, count: int = 1, timeout: Optional[float] = None) -> int:
         limit = timeout + REPLY_LIMIT if isinstance(timeout, (int, float)) and timeout >= 0 else None
-        return int(self._call("wait_for_subscribers", limit, count=count, timeout=timeout))
+        return _count(
+            self._call("wait_for_subscribers", limit, count=count, timeout=timeout), "wait_for_subscribers"
+        )
 
     def get_stats(self) -> TransportStats:
         stats = self._call("get_stats")
