@@ -89,6 +89,29 @@ def test_grouping_a_message_costs_the_same_at_10000_prefixes_as_at_1() -> None:
     assert _Counted.calls == 0
 
 
+class _Hashed(bytes):
+    """A prefix that counts how often a set hashes it."""
+
+    calls = 0
+
+    def __hash__(self) -> int:
+        type(self).calls += 1
+        return super().__hash__()
+
+
+def test_a_subscription_that_comes_or_goes_costs_the_same_at_10000_prefixes_as_at_1() -> None:
+    """The table changes one set, never rebuilds: a subscription arriving at a publisher
+    with 10,000 prefixes cannot stall the send() that reads it."""
+    table = TopicTable([_Hashed(b"topic.%05d." % i) for i in range(10_000)])
+    _Hashed.calls = 0
+    table.add(_Hashed(b"topic.new.xx"))
+    table.discard(_Hashed(b"topic.00042."))
+    assert _Hashed.calls == 2  # the two prefixes that came and went, none of the others
+    assert table.key(b"topic.new.xx!") == b"topic.new.xx"
+    assert table.key(b"topic.00042.!") is None
+    assert table.key(b"topic.00043.!") == b"topic.00043."
+
+
 def test_the_longest_prefix_decides_among_many() -> None:
     table = TopicTable([b"", b"a", b"ab", b"abc", b"b"] + [b"z%04d" % i for i in range(5000)])
     assert [table.key(m) for m in (b"abcd", b"abx", b"a", b"c", b"z0042!", b"")] == [

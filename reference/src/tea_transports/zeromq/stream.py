@@ -139,8 +139,9 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         self._flusher_busy = False  # the flusher watches frames (else it waits for _flush_due)
         self._flushing = False  # a signal handler's send() must not overtake a flush
         self._table = TopicTable()
-        #: a prefix was subscribed or cancelled since the table was built
-        self._table_stale = False
+        #: prefixes subscribed (True) or cancelled (False) since the last flush began: the
+        #: table changes only there, so a flush groups its whole batch under one table
+        self._table_changes: List[Tuple[bool, bytes]] = []
         self._flush_due = threading.Event()  # the flusher thread's alarm: messages are pending
         self._flusher: Optional[threading.Thread] = None
         #: publisher: join prefixes seen and not yet acknowledged; the subscriptions joined;
@@ -327,8 +328,10 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         try:
             batch = list(starmap(pending.popleft, repeat((), len(pending))))
             self._counted = self._counted_bytes = 0
-            if self._table_stale:  # the subscriptions as last read: at a frame's start, or since
-                self._table, self._table_stale = TopicTable(self._subscriptions), False
+            if self._table_changes:  # the subscriptions as last read: at a frame's start, or since
+                changes, self._table_changes = self._table_changes, []
+                for subscribed, prefix in changes:
+                    (self._table.add if subscribed else self._table.discard)(prefix)
             for frame in self._frames(batch):
                 packed = pack(frame, self._origin, self._epoch)
                 if closing:
@@ -398,7 +401,7 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
             known = prefix in self._subscriptions
             super()._note(kind, prefix)
             if known != (prefix in self._subscriptions):
-                self._table_stale = True
+                self._table_changes.append((not known, prefix))
         elif kind == b"\x01":
             parsed = parse_join(prefix)
             if parsed is not None:  # (else a plain SUB's odd subscription: routed, not counted)
