@@ -4,7 +4,6 @@ recovery from an oversize message."""
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any, Callable, List
 
 import pytest
@@ -16,16 +15,9 @@ from tea_transports import (
     TransportTimeoutError,
     create_transport,
 )
+from waits import until
 
 Make = Callable[..., Any]
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-    return condition()
 
 
 # -- every receive path notices an oversize message and reconnects ---------------------------------
@@ -39,7 +31,7 @@ def test_oversize_recovery_without_waiting(zmq_transport: Make, path: str) -> No
     sub.connect(pub.endpoint)
     pub.wait_for_subscribers(1, timeout=10)
     pub.send(b"x" * 10_000)  # over the limit: libzmq drops the connection, for good
-    assert _until(lambda: pub.get_stats().subscriptions == 0)
+    assert until(lambda: pub.get_stats().subscriptions == 0)
     read = (lambda: sub.receive(flags=zmq.NOBLOCK)) if path == "receive" else (
         lambda: sub.receive_many(flags=zmq.NOBLOCK)
     )  # fmt: skip
@@ -51,7 +43,7 @@ def test_oversize_recovery_without_waiting(zmq_transport: Make, path: str) -> No
             got.append(read())
         return bool(got)
 
-    assert _until(polled), "no message after the oversize one: the subscriber never reconnected"
+    assert until(polled), "no message after the oversize one: the subscriber never reconnected"
     assert pub.get_stats().subscriptions == 1
 
 

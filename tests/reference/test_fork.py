@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from typing import Any, Callable, List
 
 import pytest
@@ -14,32 +13,9 @@ from tea_transports import (
     TransportStateError,
     TransportTimeoutError,
 )
+from waits import in_thread, until
 
 Make = Callable[..., Any]
-
-
-def _in_thread(call: Callable[[], Any], timeout: float = 5) -> List[Any]:
-    """Run ``call`` in a thread; return [result] or [exception]; [] if still running at the deadline."""
-    out: List[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(call())
-        except BaseException as exc:  # reported to the test
-            out.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return out
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-    return condition()
 
 
 def _reaped(pid: int, status: List[int]) -> bool:
@@ -77,7 +53,7 @@ def test_forked_copy_refuses_use_and_leaves_parent_alone(zmq_transport: Make) ->
             os.write(write, bytes([code]))
             os._exit(code)
     os.close(write)
-    done = _until(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, timeout=20)
+    done = until(lambda: os.waitpid(pid, os.WNOHANG)[0] == pid, timeout=20)
     if not done:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
@@ -85,11 +61,11 @@ def test_forked_copy_refuses_use_and_leaves_parent_alone(zmq_transport: Make) ->
     os.close(read)
     assert done and report == b"\x00", f"the child hung or misbehaved (report {report!r})"
     # the parent's transports are untouched: a receive times out as configured, no spin
-    (outcome,) = _in_thread(sub.receive, 10) or [None]
+    (outcome,) = in_thread(sub.receive, 10) or [None]
     assert isinstance(outcome, TransportTimeoutError), (
         f"the parent's receive() after the child closed: {outcome!r}"
     )
-    (outcome,) = _in_thread(lambda: pub.wait_for_subscribers(2, timeout=1), 10) or [None]
+    (outcome,) = in_thread(lambda: pub.wait_for_subscribers(2, timeout=1), 10) or [None]
     assert isinstance(outcome, TransportTimeoutError), outcome
     pub.send(b"still here")
     assert sub.receive() == b"still here"
@@ -125,7 +101,7 @@ def test_fork_while_another_thread_holds_the_lock(zmq_transport: Make) -> None:
             finally:
                 os._exit(code)
         status: List[int] = []
-        done = _until(lambda: _reaped(pid, status), timeout=20)
+        done = until(lambda: _reaped(pid, status), timeout=20)
         if not done:
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)

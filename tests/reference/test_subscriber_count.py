@@ -3,40 +3,15 @@ subscriptions count nothing."""
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Any, Callable, List
+from typing import Any, Callable
 
 import zmq
 from tea_transports import (
     TransportTimeoutError,
 )
+from waits import in_thread, until
 
 Make = Callable[..., Any]
-
-
-def _in_thread(call: Callable[[], Any], timeout: float = 5) -> List[Any]:
-    """Run ``call`` in a thread; return [result] or [exception]; [] if still running at the deadline."""
-    out: List[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(call())
-        except BaseException as exc:  # reported to the test
-            out.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return out
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-    return condition()
 
 
 # -- subscriber counts -----------------------------------------------------------------------------
@@ -51,11 +26,11 @@ def test_duplicate_subscription_count_returns_to_zero(zmq_transport: Make) -> No
     raw.setsockopt(zmq.SUBSCRIBE, b"")  # libzmq passes both on; only one cancel will follow
     pub.wait_for_subscribers(1, timeout=5)
     raw.close(linger=0)
-    assert _until(lambda: pub.get_stats().subscriptions == 0, timeout=10), (
+    assert until(lambda: pub.get_stats().subscriptions == 0, timeout=10), (
         f"still {pub.get_stats().subscriptions} subscription(s) after every subscriber left"
     )
     assert (
-        _in_thread(lambda: pub.wait_for_subscribers(1, timeout=0.5), 5)[0].__class__ is TransportTimeoutError
+        in_thread(lambda: pub.wait_for_subscribers(1, timeout=0.5), 5)[0].__class__ is TransportTimeoutError
     )
 
 

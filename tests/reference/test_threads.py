@@ -6,7 +6,6 @@ import contextlib
 import socket
 import sys
 import threading
-import time
 from typing import Any, Callable, List
 
 import zmq
@@ -16,32 +15,9 @@ from tea_transports import (
     TransportTimeoutError,
     create_transport,
 )
+from waits import in_thread, until
 
 Make = Callable[..., Any]
-
-
-def _in_thread(call: Callable[[], Any], timeout: float = 5) -> List[Any]:
-    """Run ``call`` in a thread; return [result] or [exception]; [] if still running at the deadline."""
-    out: List[Any] = []
-
-    def run() -> None:
-        try:
-            out.append(call())
-        except BaseException as exc:  # reported to the test
-            out.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return out
-
-
-def _until(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-    return condition()
 
 
 def _close_during_bind() -> List[str]:
@@ -79,7 +55,7 @@ def _assert_not_listening(endpoints: List[str]) -> None:
         return False
 
     # libzmq closes a listener asynchronously: wait, with a deadline, for every port to close
-    listening = [e for e in endpoints if not _until(lambda e=e: refused(e), timeout=5)]
+    listening = [e for e in endpoints if not until(lambda e=e: refused(e), timeout=5)]
     assert not listening, f"{len(listening)} closed transport(s) still accept connections: {listening[:3]}"
 
 
@@ -95,12 +71,12 @@ def test_subscriber_wait_does_not_hold_the_lock(zmq_transport: Make) -> None:
     waiting: List[Any] = []
     receiver = threading.Thread(target=lambda: waiting.append(sub.receive()), daemon=True)
     receiver.start()
-    assert _until(lambda: not sub._io_lock.acquire(blocking=False) or sub._io_lock.release() or True)
+    assert until(lambda: not sub._io_lock.acquire(blocking=False) or sub._io_lock.release() or True)
     # each of these hung until the waiting receive() gave up (20 s) before the fix
-    assert _in_thread(lambda: sub.subscribe(b"b")) == [None], "subscribe() blocked by a waiting receive()"
-    (stats,) = _in_thread(sub.get_stats)
+    assert in_thread(lambda: sub.subscribe(b"b")) == [None], "subscribe() blocked by a waiting receive()"
+    (stats,) = in_thread(sub.get_stats)
     assert stats.role == "subscriber"
-    (nothing,) = _in_thread(lambda: sub.receive(flags=zmq.NOBLOCK))
+    (nothing,) = in_thread(lambda: sub.receive(flags=zmq.NOBLOCK))
     assert isinstance(nothing, TransportTimeoutError)
     pub.wait_for_subscribers(2, timeout=5)
     pub.send(b"b-wanted")
@@ -115,8 +91,8 @@ def test_publisher_wait_does_not_hold_the_lock(zmq_transport: Make) -> None:
     waiter = threading.Thread(target=lambda: result.append(pub.wait_for_subscribers(1, timeout=20)))
     waiter.start()
     try:
-        assert _in_thread(lambda: pub.send(b"early", zmq.NOBLOCK)) == [5], "send(NOBLOCK) blocked"
-        (stats,) = _in_thread(pub.get_stats)
+        assert in_thread(lambda: pub.send(b"early", zmq.NOBLOCK)) == [5], "send(NOBLOCK) blocked"
+        (stats,) = in_thread(pub.get_stats)
         assert stats.messages_sent == 1
         sub = zmq_transport()
         sub.connect(pub.endpoint)
@@ -133,7 +109,7 @@ def test_close_from_another_thread_still_ends_the_wait(zmq_transport: Make) -> N
         sub.connect(pub.endpoint)
         ended: List[Any] = []
         receiver = threading.Thread(
-            target=lambda s=sub, out=ended: out.append(_in_thread(s.receive, 10)), daemon=True
+            target=lambda s=sub, out=ended: out.append(in_thread(s.receive, 10)), daemon=True
         )
         receiver.start()
         sub.close()
