@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import selectors
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +23,10 @@ class Actor:
 
     def expect(self, event: str, timeout: float = 30) -> Dict[str, Any]:
         assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        # a selector, not select.select(): a test worker may hold descriptors past 1024
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout)
         assert ready, f"no {event!r} report within {timeout} s"
         line = self.process.stdout.readline()
         assert line, f"the actor exited ({self.process.poll()}) before reporting {event!r}"
