@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Optional
 import zmq
 from tea_transports import TransportConfig
 from tea_transports.zeromq import ZeroMQPubSubTransport
+from tea_transports.zeromq.publisher import Publisher, Subscriptions
+from tea_transports.zeromq.pubsub import PlainMode
 
 
 class DropsMessage(ZeroMQPubSubTransport):
@@ -94,8 +96,8 @@ class NeverWarns(ZeroMQPubSubTransport):
 
     def bind(self, address: str) -> None:
         super().bind(address)
-        assert self._warning is not None
-        self._warning.record = lambda: None  # type: ignore[method-assign]
+        assert self._publisher is not None and self._publisher.warning is not None
+        self._publisher.warning.record = lambda: None  # type: ignore[method-assign]
 
 
 class IsConnectedLies(ZeroMQPubSubTransport):
@@ -142,16 +144,26 @@ class WorksAfterClose(ZeroMQPubSubTransport):
         return super().send(data, flags)
 
 
+class _DropsForEveryonePublisher(Publisher):
+    def send_full(self, sock: zmq.Socket[Any], data: bytes, noblock: bool) -> None:
+        if self.block:
+            return super().send_full(sock, data, noblock)
+        self.hwm_reached += 1  # counted and warned about, as the reference does; but not resent
+        assert self.warning is not None
+        self.warning.record()
+        return None
+
+
+class _DropsForEveryoneMode(PlainMode):
+    def publisher(self, transport: ZeroMQPubSubTransport) -> Publisher:
+        return _DropsForEveryonePublisher(transport)
+
+
 class DropsForEveryone(ZeroMQPubSubTransport):
     """When any subscriber's queue is full, drops the message for every subscriber."""
 
-    def _send_full(self, sock: zmq.Socket[Any], data: bytes, noblock: bool) -> None:
-        if self._block:
-            return super()._send_full(sock, data, noblock)
-        self._hwm_reached += 1  # counted and warned about, as the reference does; but not resent
-        assert self._warning is not None
-        self._warning.record()
-        return None
+    def _new_mode(self) -> PlainMode:
+        return _DropsForEveryoneMode(self)
 
 
 class HwmFloor1000(ZeroMQPubSubTransport):
@@ -199,14 +211,25 @@ class CountsWithoutWaiting(ZeroMQPubSubTransport):
         return count
 
 
+class _CountNeverFallsPublisher(Publisher):
+    def drain(self, sock: Any) -> None:
+        assert isinstance(self.notes, Subscriptions)
+        before = Counter(self.notes.counts)
+        super().drain(sock)
+        self.notes.counts |= before
+        self.peers = None
+
+
+class _CountNeverFallsMode(PlainMode):
+    def publisher(self, transport: ZeroMQPubSubTransport) -> Publisher:
+        return _CountNeverFallsPublisher(transport)
+
+
 class CountNeverFalls(ZeroMQPubSubTransport):
     """Counts subscribers in but never out (as the reference did for a duplicate prefix)."""
 
-    def _drain_subscriptions(self, sock: Any) -> None:
-        before = Counter(self._subscriptions)
-        super()._drain_subscriptions(sock)
-        self._subscriptions |= before
-        self._peers = None
+    def _new_mode(self) -> PlainMode:
+        return _CountNeverFallsMode(self)
 
 
 class ReceiveTimeoutTimesTen(ZeroMQPubSubTransport):

@@ -97,8 +97,8 @@ class QuietLogger(ZeroMQPubSubTransport):
 
     def bind(self, address: str) -> None:
         super().bind(address)
-        assert self._warning is not None
-        warning = self._warning
+        assert self._publisher is not None and self._publisher.warning is not None
+        warning = self._publisher.warning
 
         def record() -> None:
             if warning.total == 0:

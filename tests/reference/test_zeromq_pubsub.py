@@ -533,7 +533,7 @@ def test_two_receiving_threads_read_ahead_one_share(zmq_transport: Make) -> None
         with contextlib.suppress(TransportTimeoutError):
             while len(got[0]) + len(got[1]) < 20_000:
                 mine.append(sub.receive())
-                most[0] = max(most[0], len(sub._inbox))
+                most[0] = max(most[0], len(sub._subscriber.inbox))
 
     threads = [threading.Thread(target=reader, args=(mine,)) for mine in got]
     for thread in threads:

@@ -403,7 +403,7 @@ def test_only_a_publisher_sends(stream: Make) -> None:
     for transport in (new, sub):
         with pytest.raises(TransportStateError, match="only a publisher"):
             transport.send(b"x")
-        assert not transport._pending  # nothing kept from the refused send
+        assert transport._publisher is None  # no outbox: nothing kept from the refused send
 
 
 @pytest.mark.requires("fork")
@@ -437,8 +437,8 @@ def test_a_forked_copy_refuses_to_send(stream: Make) -> None:
         # dropped after the flusher went idle, with a frame waiting (the flusher cannot help)
         "import threading\n"
         "idle, deadline = threading.Event(), time.monotonic() + 10\n"
-        "while pub._flusher_busy and time.monotonic() < deadline: idle.wait(0.001)\n"
-        "assert not pub._flusher_busy, 'the flusher never went idle'\n"
+        "while pub._publisher.outbox.flusher_busy and time.monotonic() < deadline: idle.wait(0.001)\n"
+        "assert not pub._publisher.outbox.flusher_busy, 'the flusher never went idle'\n"
         "for i in range(300, 310): pub.send(b'%d' % i)\n"
         "del pub; import gc; gc.collect()",
     ],

@@ -241,6 +241,7 @@ class ZeroMQTransport(Transport):
             self._socket = sock
             self._role = role
             self._fd = int(sock.getsockopt(zmq.FD))
+            self._attach(sock)
         lifecycle.track(self, stop_authenticator)
         return sock
 
@@ -372,6 +373,9 @@ class ZeroMQTransport(Transport):
         wake, self._wake = self._wake, None
         if wake is not None:
             wake.close()
+
+    def _attach(self, sock: zmq.Socket[Any]) -> None:
+        """The socket is bound or connected: set up the role's state; under ``_io_lock``."""
 
     def _detach(self) -> None:
         """Forget per-role resources (monitors, shortcuts); called under ``_io_lock``."""
