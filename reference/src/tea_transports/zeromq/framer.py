@@ -1,16 +1,12 @@
 """Stream mode's publisher part: the outbox that packs messages into frames.
 
-A :class:`Framer` is a ``Publisher``'s outbox (see ``stream`` for what stream mode
-promises). ``send()`` adds a message to the pending frame; the frame leaves when it is full,
-when the next message would take it past ``stream_max_bytes``, ``stream_max_delay_us``
-after its first message (kept by ``send()`` itself and by a flusher thread), or at
-``close()``. Before a frame's first message it reads the subscriptions, which group its
-messages, and after a flush it acknowledges the joins seen (:class:`JoinNotes`).
+A :class:`Framer` is a ``Publisher``'s outbox (see ``stream`` for when a frame leaves and
+what stream mode promises). Before a frame's first message it reads the subscriptions,
+which group its messages; after a flush it acknowledges the joins seen (``joins``).
 
 The pending frame's state is explicit: *idle* (no frame: the next ``send()`` opens one,
 under the lock), *armed* (the flusher sends it at ``_due``), and *closed* (``close()``
-began). ``send()`` reads one derived field, ``_inline_until``, to take its lock-free path.
-"""
+began). ``send()`` reads one derived field, ``_inline_until``, to take its lock-free path."""
 
 from __future__ import annotations
 
@@ -21,77 +17,24 @@ import time
 import weakref
 from collections import deque
 from itertools import repeat, starmap
-from typing import TYPE_CHECKING, Any, Callable, Deque, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Deque, Iterable, List, Optional, Tuple
 
 import zmq
 
 from .._arguments import check_flags, check_payload
 from ..errors import TransportError, TransportTimeoutError
-from .base import translate_error
-from .diagnostics import logger
-from .framing import JOIN_TAG, TopicTable, pack, split_by_topic
-from .joins import OPTIONS, Members, acknowledgement, parse_join
-from .publisher import Publisher, Subscriptions
+from .base import libzmq_errors
+from .framing import TopicTable, frames, pack
+from .joins import JoinNotes, acknowledgement
+from .publisher import Publisher
 
 if TYPE_CHECKING:
     from .pubsub import ZeroMQPubSubTransport
     from .stream import StreamMode
 
-__all__ = ["Framer", "JoinNotes"]
+__all__ = ["Framer"]
 
 _monotonic = time.monotonic
-
-
-class JoinNotes:
-    """A stream publisher's subscriptions: counted at their joins (only then does what
-    follows reach them), the topic table's changes, and the joins to acknowledge."""
-
-    def __init__(self, options: Tuple[int, ...], endpoint: Callable[[], Optional[str]]) -> None:
-        self._plain = Subscriptions()
-        self._options = options
-        self._endpoint = endpoint
-        self.members = Members()
-        #: join prefixes seen and not yet acknowledged
-        self.joins: List[bytes] = []
-        #: prefixes subscribed (True) or cancelled (False) since the last flush began: the
-        #: table changes only there, so a flush groups its whole batch under one table
-        self.table_changes: List[Tuple[bool, bytes]] = []
-        self._mismatches: Set[Tuple[str, int]] = set()  # option mismatches already reported
-
-    def note(self, kind: bytes, prefix: bytes) -> None:
-        if not prefix.startswith(JOIN_TAG):
-            counts = self._plain.counts
-            known = prefix in counts
-            self._plain.note(kind, prefix)
-            if known != (prefix in counts):
-                self.table_changes.append((not known, prefix))
-        elif kind == b"\x01":
-            parsed = parse_join(prefix)
-            if parsed is not None:  # (else a plain SUB's odd subscription: routed, not counted)
-                self.members.add(prefix, parsed[0])
-                self._compare_options(parsed[1])
-                self.joins.append(prefix)
-        else:
-            self.members.remove(prefix)
-
-    def count(self, peers: Optional[int]) -> int:
-        return self.members.total()
-
-    def _compare_options(self, theirs: Tuple[int, ...]) -> None:
-        """Warn, once per value, of a subscriber whose options differ from ours: its queue
-        then holds another number of messages than the mark says, or it refuses frames."""
-        for name, mine, other in zip(OPTIONS, self._options, theirs):
-            if mine != other and (name, other) not in self._mismatches:
-                self._mismatches.add((name, other))
-                logger.warning(
-                    "stream mode on %s: a subscriber has %s=%d and this publisher %s=%d; give "
-                    "both ends the same high_water_mark, max_message_size and stream options",
-                    self._endpoint(),
-                    name,
-                    other,
-                    name,
-                    mine,
-                )
 
 
 class Framer:
@@ -267,7 +210,7 @@ class Framer:
             self._flush_due.set()
         if self._flusher is None:
             self._flusher = threading.Thread(
-                target=_flush_when_due,
+                target=flush_when_due,
                 args=(self._transport_ref, self._flush_due),
                 name=f"tea-stream-flusher {self._transport.endpoint}",
                 daemon=True,
@@ -309,7 +252,7 @@ class Framer:
                 changes, notes.table_changes = notes.table_changes, []
                 for subscribed, prefix in changes:
                     (self._table.add if subscribed else self._table.discard)(prefix)
-            for frame in self._frames(batch):
+            for frame in frames(batch, self._table, self._frame_messages, self._frame_bytes):
                 packed = pack(frame, self._origin, self._epoch)
                 if closing:
                     self._send_last_frame(sock, packed)
@@ -333,24 +276,6 @@ class Framer:
             self._disarm()
         if notes.joins:
             self._acknowledge(sock)
-
-    def _frames(self, batch: List[bytes]) -> Iterator[List[bytes]]:
-        """``batch`` cut into frames: by topic, then within the limits (threads that send
-        at once may have added a few messages past them)."""
-        most, room = self._frame_messages, self._frame_bytes
-        for run in split_by_topic(batch, self._table) if batch else ():
-            if len(run) <= most and sum(map(len, run)) <= room:
-                yield run
-                continue
-            frame: List[bytes] = []
-            size = 0
-            for message in run:
-                if frame and (len(frame) == most or size + len(message) > room):
-                    yield frame
-                    frame, size = [], 0
-                frame.append(message)
-                size += len(message)
-            yield frame
 
     def _open_frame(self, sock: zmq.Socket[Any]) -> None:
         """Before a frame's first message: read the subscriptions, which group its messages
@@ -391,10 +316,8 @@ class Framer:
         options = self._transport.options
         linger, send_timeout = options.linger, options.send_timeout
         sock.setsockopt(zmq.SNDTIMEO, linger if linger >= 0 or send_timeout is None else send_timeout)
-        try:
+        with libzmq_errors("send at close", self._transport.endpoint):
             sock.send(frame)  # NODROP: libzmq waits for the slowest subscriber's room
-        except zmq.ZMQError as exc:
-            raise translate_error(exc, "send at close", self._transport.endpoint) from exc
 
     def flush_if_due(self) -> Optional[float]:
         """The flusher's turn: send the pending frame if its delay has passed; return the
@@ -445,7 +368,16 @@ class Framer:
         return len(pending), sum(map(len, pending))
 
 
-def _flush_when_due(ref: Callable[[], Optional[ZeroMQPubSubTransport]], due: threading.Event) -> None:
+def _take_back(pending: Deque[bytes], data: bytes) -> bool:
+    """Remove the last occurrence of the very object ``data`` from ``pending``, if there."""
+    for index in range(len(pending) - 1, -1, -1):
+        if pending[index] is data:
+            del pending[index]
+            return True
+    return False
+
+
+def flush_when_due(ref: Callable[[], Optional[ZeroMQPubSubTransport]], due: threading.Event) -> None:
     """The flusher thread: sends a pending frame ``stream_max_delay_us`` after its first
     message. While a frame waits it holds the transport, so one dropped without close()
     still sends it; it lets go between frames, so an abandoned transport can be collected."""
@@ -462,12 +394,3 @@ def _flush_when_due(ref: Callable[[], Optional[ZeroMQPubSubTransport]], due: thr
             time.sleep(wait)  # the configured delay, not a synchronisation
             wait = framer.flush_if_due()
         del transport, publisher, framer
-
-
-def _take_back(pending: Deque[bytes], data: bytes) -> bool:
-    """Remove the last occurrence of the very object ``data`` from ``pending``, if there."""
-    for index in range(len(pending) - 1, -1, -1):
-        if pending[index] is data:
-            del pending[index]
-            return True
-    return False

@@ -20,7 +20,7 @@ bytes after it), so a subscriber filters what it unpacks.
 from __future__ import annotations
 
 import struct
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 __all__ = [
     "JOIN_TAG",
@@ -29,6 +29,7 @@ __all__ = [
     "FramingError",
     "TopicTable",
     "frame_overhead",
+    "frames",
     "origin_of",
     "pack",
     "split_by_topic",
@@ -161,3 +162,21 @@ def split_by_topic(messages: List[bytes], table: TopicTable) -> List[List[bytes]
             key = table.key(message)
             runs.append([message])
     return runs
+
+
+def frames(batch: List[bytes], table: TopicTable, most: int, room: int) -> Iterator[List[bytes]]:
+    """``batch`` cut into frames: by topic, then within ``most`` messages and ``room`` bytes
+    (threads that send at once may have added a few messages past them)."""
+    for run in split_by_topic(batch, table) if batch else ():
+        if len(run) <= most and sum(map(len, run)) <= room:
+            yield run
+            continue
+        frame: List[bytes] = []
+        size = 0
+        for message in run:
+            if frame and (len(frame) == most or size + len(message) > room):
+                yield frame
+                frame, size = [], 0
+            frame.append(message)
+            size += len(message)
+        yield frame

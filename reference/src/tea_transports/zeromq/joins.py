@@ -32,11 +32,22 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
+from .diagnostics import logger
 from .framing import JOIN_TAG
+from .publisher import Subscriptions
 
-__all__ = ["OPTIONS", "JoinLedger", "Members", "acknowledgement", "make_join", "parse_ack", "parse_join"]
+__all__ = [
+    "OPTIONS",
+    "JoinLedger",
+    "JoinNotes",
+    "Members",
+    "acknowledgement",
+    "make_join",
+    "parse_ack",
+    "parse_join",
+]
 
 _TOKEN = 32
 #: what a join carries of its subscriber's options, in order
@@ -169,3 +180,55 @@ class JoinLedger:
             self._origin, self._since, self._latest = origin, {}, -1
             self._eligible = (None, -1, ())
         self._latest = max(self._latest, epoch)
+
+
+class JoinNotes:
+    """A stream publisher's subscriptions: counted at their joins (only then does what
+    follows reach them), the topic table's changes, and the joins to acknowledge."""
+
+    def __init__(self, options: Tuple[int, ...], endpoint: Callable[[], Optional[str]]) -> None:
+        self._plain = Subscriptions()
+        self._options = options
+        self._endpoint = endpoint
+        self.members = Members()
+        #: join prefixes seen and not yet acknowledged
+        self.joins: List[bytes] = []
+        #: prefixes subscribed (True) or cancelled (False) since the last flush began: the
+        #: table changes only there, so a flush groups its whole batch under one table
+        self.table_changes: List[Tuple[bool, bytes]] = []
+        self._mismatches: Set[Tuple[str, int]] = set()  # option mismatches already reported
+
+    def note(self, kind: bytes, prefix: bytes) -> None:
+        if not prefix.startswith(JOIN_TAG):
+            counts = self._plain.counts
+            known = prefix in counts
+            self._plain.note(kind, prefix)
+            if known != (prefix in counts):
+                self.table_changes.append((not known, prefix))
+        elif kind == b"\x01":
+            parsed = parse_join(prefix)
+            if parsed is not None:  # (else a plain SUB's odd subscription: routed, not counted)
+                self.members.add(prefix, parsed[0])
+                self._compare_options(parsed[1])
+                self.joins.append(prefix)
+        else:
+            self.members.remove(prefix)
+
+    def count(self, peers: Optional[int]) -> int:
+        return self.members.total()
+
+    def _compare_options(self, theirs: Tuple[int, ...]) -> None:
+        """Warn, once per value, of a subscriber whose options differ from ours: its queue
+        then holds another number of messages than the mark says, or it refuses frames."""
+        for name, mine, other in zip(OPTIONS, self._options, theirs):
+            if mine != other and (name, other) not in self._mismatches:
+                self._mismatches.add((name, other))
+                logger.warning(
+                    "stream mode on %s: a subscriber has %s=%d and this publisher %s=%d; give "
+                    "both ends the same high_water_mark, max_message_size and stream options",
+                    self._endpoint(),
+                    name,
+                    other,
+                    name,
+                    mine,
+                )

@@ -222,15 +222,14 @@ class Publisher:
 
     def send_frame(self, sock: zmq.Socket[Any], frame: bytes, noblock: bool) -> None:
         """Send one ZeroMQ message (an outbox's frame), applying ``on_hwm``; under the lock."""
-        try:
-            if len(frame) < COPY_THRESHOLD:
-                backend_send(sock, frame, NOBLOCK)
-            else:
-                sock.send(frame, NOBLOCK)
-        except zmq.Again:
-            self.send_full(sock, frame, noblock)
-        except zmq.ZMQError as exc:
-            raise translate_error(exc, "send", self.transport.endpoint) from exc
+        with libzmq_errors("send", self.transport.endpoint):
+            try:
+                if len(frame) < COPY_THRESHOLD:
+                    backend_send(sock, frame, NOBLOCK)
+                else:
+                    sock.send(frame, NOBLOCK)
+            except zmq.Again:
+                self.send_full(sock, frame, noblock)
 
     def send_full(self, sock: zmq.Socket[Any], data: bytes, noblock: bool) -> None:
         """A matching subscriber's queue is at the high water mark: apply ``on_hwm``."""

@@ -57,7 +57,8 @@ from typing import Optional, Tuple
 
 from ..base import TransportConfig
 from ..errors import ConfigurationError
-from .framer import Framer, JoinNotes
+from .framer import Framer
+from .joins import JoinNotes
 from .publisher import Publisher
 from .pubsub import ZeroMQPubSubTransport
 from .subscriber import Subscriber

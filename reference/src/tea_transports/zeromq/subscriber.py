@@ -22,7 +22,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from .._arguments import check_flags
 from ..errors import TransportStateError, TransportTimeoutError
-from .base import translate_error
+from .base import libzmq_errors
 from .diagnostics import logger
 
 if TYPE_CHECKING:
@@ -195,20 +195,19 @@ class Subscriber:
         reading.now = True
         try:
             first: Optional[bytes]
-            try:
-                first = sock.recv(_NOBLOCK)
-            except zmq.Again:
-                if not wait:
-                    return
-                if noblock:
-                    raise self._nothing_ready(sock) from None
-                first = self._receive_waiting(sock, inbox, deadline)
-                if first is None:  # another thread read ahead meanwhile: take from the inbox
-                    return
-                if not ahead_after_wait:
-                    up_to = 0
-            except zmq.ZMQError as exc:
-                raise translate_error(exc, "receive", self.transport.endpoint) from exc
+            with libzmq_errors("receive", self.transport.endpoint):
+                try:
+                    first = sock.recv(_NOBLOCK)
+                except zmq.Again:
+                    if not wait:
+                        return
+                    if noblock:
+                        raise self._nothing_ready(sock) from None
+                    first = self._receive_waiting(sock, inbox, deadline)
+                    if first is None:  # another thread read ahead meanwhile: take from the inbox
+                        return
+                    if not ahead_after_wait:
+                        up_to = 0
             self._fill(self, inbox, sock, first, up_to)
         finally:
             reading.now = False
