@@ -61,8 +61,13 @@ _backend_send = getattr(getattr(zmq, "backend", None), "Socket", zmq.Socket).sen
 _COPY_THRESHOLD = zmq.COPY_THRESHOLD
 # a blocked send re-checks for close() this often (ms); libzmq itself wakes it on room
 _BLOCK_SLICE_MS = 50
-# pending subscription notifications are read this often (sends), so they cannot pile up
-_DRAIN_EVERY = 1024
+# pending subscription notifications are read this often (sends), at most this many at a
+# time: one per message sent keeps pace with any subscriber, and a subscriber that
+# subscribes and unsubscribes in a loop cannot hold a send() in the reading
+_DRAIN_EVERY = 256
+_NOTES_PER_DRAIN = 256
+# get_stats() promises the pending subscriptions, yet returns under such a storm too
+_NOTES_PER_SNAPSHOT = 65536
 # a subscriber reads ahead at most this many messages (and a quarter of its high water mark)
 _READ_AHEAD = 256
 
@@ -304,23 +309,26 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                         f"within {timeout} s; are the subscribers connecting to this address?"
                     ) from None
 
-    def _drain_subscriptions(self, sock: zmq.Socket[Any]) -> None:
+    def _drain_subscriptions(self, sock: zmq.Socket[Any], most: int = _NOTES_PER_DRAIN) -> None:
         """Read pending (un)subscription notifications (``\\x01`` or ``\\x00`` + prefix) and
         the peer monitor's events; called with ``_io_lock`` held."""
         # EVENTS first: a recv() that finds nothing raises, which costs ten times as much
         monitor = self._monitor
         if monitor is not None and self._peers is not None and _has_input(monitor):
-            while True:
+            for _ in range(most):
                 try:
                     event = recv_monitor_message(monitor, _NOBLOCK)["event"]
                 except zmq.Again:
                     break
                 self._peers = max(0, self._peers + (1 if event == zmq.EVENT_ACCEPTED else -1))
-        self._drain_notes(sock)
+        self._drain_notes(sock, most)
 
-    def _drain_notes(self, sock: zmq.Socket[Any]) -> None:
-        """Read pending (un)subscription notifications only (not the peer monitor's events)."""
-        while _has_input(sock):
+    def _drain_notes(self, sock: zmq.Socket[Any], most: int = _NOTES_PER_DRAIN) -> None:
+        """Read up to ``most`` pending (un)subscription notifications (not the peer
+        monitor's events); the rest wait for the next call."""
+        for _ in range(most):
+            if not _has_input(sock):
+                return
             try:
                 note = sock.recv(_NOBLOCK)
             except zmq.Again:
@@ -627,7 +635,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             if self._closed:
                 raise self._closed_now("get statistics")
             if self._publisher is not None:
-                self._drain_subscriptions(self._publisher)
+                self._drain_subscriptions(self._publisher, _NOTES_PER_SNAPSHOT)
             return TransportStats(
                 role=self._role,
                 endpoint=self.endpoint,

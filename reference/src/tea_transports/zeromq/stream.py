@@ -79,7 +79,7 @@ from .framing import (
     unpack,
 )
 from .joins import OPTIONS, JoinLedger, Members, acknowledgement, make_join, parse_join
-from .pubsub import _COPY_THRESHOLD, _NOBLOCK, ZeroMQPubSubTransport, _backend_send
+from .pubsub import _COPY_THRESHOLD, _NOBLOCK, _NOTES_PER_DRAIN, ZeroMQPubSubTransport, _backend_send
 
 __all__ = ["STREAM_OPTIONS", "ZeroMQStreamTransport"]
 
@@ -383,8 +383,8 @@ class ZeroMQStreamTransport(ZeroMQPubSubTransport):
         if self._joins:
             self._flush_for_joins(sock)
 
-    def _drain_subscriptions(self, sock: zmq.Socket[Any]) -> None:
-        super()._drain_subscriptions(sock)
+    def _drain_subscriptions(self, sock: zmq.Socket[Any], most: int = _NOTES_PER_DRAIN) -> None:
+        super()._drain_subscriptions(sock, most)
         if self._joins:
             self._flush_for_joins(sock)
 
