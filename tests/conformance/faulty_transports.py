@@ -212,10 +212,10 @@ class CountsWithoutWaiting(ZeroMQPubSubTransport):
 
 
 class _CountNeverFallsPublisher(Publisher):
-    def drain(self, sock: Any) -> None:
+    def drain(self, sock: Any, most: int = 256) -> None:
         assert isinstance(self.notes, Subscriptions)
         before = Counter(self.notes.counts)
-        super().drain(sock)
+        super().drain(sock, most)
         self.notes.counts |= before
         self.peers = None
 

@@ -32,7 +32,15 @@ from .security import reload_domain
 if TYPE_CHECKING:
     from .pubsub import ZeroMQPubSubTransport
 
-__all__ = ["Notes", "Outbox", "Publisher", "Subscriptions", "has_input", "monitor_socket"]
+__all__ = [
+    "NOTES_PER_SNAPSHOT",
+    "Notes",
+    "Outbox",
+    "Publisher",
+    "Subscriptions",
+    "has_input",
+    "monitor_socket",
+]
 
 NOBLOCK = zmq.NOBLOCK
 _EVENTS, _POLLIN = zmq.EVENTS, zmq.POLLIN
@@ -44,8 +52,13 @@ backend_send = getattr(getattr(zmq, "backend", None), "Socket", zmq.Socket).send
 COPY_THRESHOLD = zmq.COPY_THRESHOLD
 # a blocked send re-checks for close() this often (ms); libzmq itself wakes it on room
 _BLOCK_SLICE_MS = 50
-# pending subscription notifications are read this often (sends), so they cannot pile up
-_DRAIN_EVERY = 1024
+# pending subscription notifications are read this often (sends), at most this many at a
+# time: one per message sent keeps pace with any subscriber, and a subscriber that
+# subscribes and unsubscribes in a loop cannot hold a send() in the reading
+_DRAIN_EVERY = 256
+_NOTES_PER_DRAIN = 256
+#: get_stats() promises the pending subscriptions, yet returns under such a storm too
+NOTES_PER_SNAPSHOT = 65536
 
 
 class Notes(Protocol):
@@ -78,8 +91,6 @@ class Outbox(Protocol):
 
 class Subscriptions:
     """Subscriptions by prefix, as ``\\x01``/``\\x00`` notes count them (see ``pubsub``)."""
-
-    __slots__ = ("counts",)
 
     def __init__(self) -> None:
         self.counts: Counter[bytes] = Counter()
@@ -286,26 +297,29 @@ class Publisher:
                     f"within {timeout} s; are the subscribers connecting to this address?"
                 ) from None
 
-    def drain(self, sock: zmq.Socket[Any]) -> None:
-        """Read pending (un)subscription notifications (``\\x01`` or ``\\x00`` + prefix) and
-        the peer monitor's events, then let the outbox act on them; under the lock."""
+    def drain(self, sock: zmq.Socket[Any], most: int = _NOTES_PER_DRAIN) -> None:
+        """Read up to ``most`` pending (un)subscription notifications (``\\x01`` or ``\\x00``
+        + prefix) and peer monitor events, then let the outbox act on them; under the lock."""
         # EVENTS first: a recv() that finds nothing raises, which costs ten times as much
         monitor = self.monitor
         if monitor is not None and self.peers is not None and has_input(monitor):
-            while True:
+            for _ in range(most):
                 try:
                     event = recv_monitor_message(monitor, NOBLOCK)["event"]
                 except zmq.Again:
                     break
                 self.peers = max(0, self.peers + (1 if event == zmq.EVENT_ACCEPTED else -1))
-        self.drain_notes(sock)
+        self.drain_notes(sock, most)
         if self.outbox is not None:
             self.outbox.settle(sock)
 
-    def drain_notes(self, sock: zmq.Socket[Any]) -> None:
-        """Read pending (un)subscription notifications only (not the peer monitor's events)."""
+    def drain_notes(self, sock: zmq.Socket[Any], most: int = _NOTES_PER_DRAIN) -> None:
+        """Read up to ``most`` pending (un)subscription notifications (not the peer
+        monitor's events); the rest wait for the next call."""
         note = self.notes.note
-        while has_input(sock):
+        for _ in range(most):
+            if not has_input(sock):
+                return
             try:
                 message = sock.recv(NOBLOCK)
             except zmq.Again:

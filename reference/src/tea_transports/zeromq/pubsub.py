@@ -40,7 +40,7 @@ from ..base import Capabilities, Feature, TransportConfig, TransportStats
 from ..errors import ConfigurationError, TransportStateError
 from ..options import as_prefix
 from .base import ZeroMQTransport, _protocols
-from .publisher import Publisher, monitor_socket
+from .publisher import NOTES_PER_SNAPSHOT, Publisher, monitor_socket
 from .subscriber import Subscriber
 
 __all__ = ["Mode", "PlainMode", "ZeroMQPubSubTransport"]
@@ -349,7 +349,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
             publisher, subscriber = self._publisher, self._subscriber
             if publisher is not None:
                 if publisher.sock is not None:
-                    publisher.drain(publisher.sock)
+                    publisher.drain(publisher.sock, NOTES_PER_SNAPSHOT)
                 sent, sent_bytes = publisher.counts()
                 hwm_reached, send_timeouts = publisher.hwm_reached, publisher.send_timeouts
                 subscriptions = publisher.subscription_count()
