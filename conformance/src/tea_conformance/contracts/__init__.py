@@ -3,33 +3,24 @@
 A contract is a plain function of a :class:`~tea_conformance.harness.Harness` (the shape
 of trio's ``check_one_way_stream``): it raises ``ConformanceFailure`` (an AssertionError)
 when the transport breaks the contract, and returns when it keeps it.
+
+Its ``@contract`` decorator declares the scenario it checks — ID, group, priority, title
+and needs — so a scenario and its check are written in one place and registered together:
+there is no scenario without a check, no check without its scenario. The catalogue
+(:mod:`..catalogue`) puts what is registered here in its declared order.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from typing import Dict
 
-from ..catalogue import STORY
-from ..harness import Harness
+from .registry import REGISTRY, Contract, Registered, contract
 
-__all__ = ["CONTRACTS", "Contract", "contract"]
+__all__ = ["CONTRACTS", "REGISTRY", "Contract", "Registered", "contract"]
 
-Contract = Callable[[Harness], None]
-CONTRACTS: Dict[str, Contract] = {}
+# each family module registers its scenarios as it is imported
+from . import delivery, filtering, flow, interface, joining, linger, platforms, reference  # noqa: F401
+from . import model_scenarios as model_scenarios
 
-
-def contract(short_id: str) -> Callable[[Contract], Contract]:
-    """Register the decorated function as the check of scenario ``short_id``."""
-    full_id = f"TEA-{short_id}" if short_id.startswith("CONF-") else f"{STORY}-{short_id}"
-
-    def register(function: Contract) -> Contract:
-        if full_id in CONTRACTS:
-            raise ValueError(f"two contracts for {full_id}")
-        CONTRACTS[full_id] = function
-        return function
-
-    return register
-
-
-from . import delivery, filtering, flow, interface, joining, linger, platforms, reference  # noqa: E402,F401
-from . import model_scenarios as model_scenarios  # noqa: E402  (registers the model scenarios)
+#: every registered check by full scenario ID
+CONTRACTS: Dict[str, Contract] = {sid: registered.check for sid, registered in REGISTRY.items()}

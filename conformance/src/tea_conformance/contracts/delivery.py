@@ -12,17 +12,26 @@ from tea_transports import AddressInUseError, ConfigurationError, TransportError
 from ..expect import BURST, expect_equal, expect_raises, linked, numbered, send_all
 from ..harness import PROBE, ConformanceFailure, Harness, open_descriptors
 from ..processes import close_during_receive, remote_fan_out
+from ..scenario import ONE_TO_ONE
 from . import contract
 
 
-@contract("INT-001")
+@contract(
+    "INT-001", ac="AC2", priority="P1", title="bind then connect gives a working link", patterns=ONE_TO_ONE
+)
 def bind_then_connect_links(h: Harness) -> None:
     pub, subs = linked(h)
     pub.send(b"hello")
     expect_equal(h.collect(subs[0], 1), [b"hello"])
 
 
-@contract("INT-002")
+@contract(
+    "INT-002",
+    ac="AC3",
+    priority="P0",
+    title="1 publisher, 1 subscriber: all 100 messages arrive",
+    patterns=ONE_TO_ONE,
+)
 def one_subscriber_gets_all(h: Harness) -> None:
     pub, subs = linked(h)
     messages = numbered(100)
@@ -30,7 +39,7 @@ def one_subscriber_gets_all(h: Harness) -> None:
     expect_equal(h.collect(subs[0], 100), messages)
 
 
-@contract("INT-003")
+@contract("INT-003", ac="AC3", priority="P0", title="1 publisher, 3 subscribers: each gets all 100")
 def three_subscribers_get_all(h: Harness) -> None:
     pub, subs = linked(h, subscribers=3)
     messages = numbered(100)
@@ -39,7 +48,7 @@ def three_subscribers_get_all(h: Harness) -> None:
         expect_equal(h.collect(sub, 100), messages, f"subscriber {i + 1} of 3")
 
 
-@contract("INT-004")
+@contract("INT-004", ac="AC3", priority="P1", title="order is preserved per subscriber", patterns=ONE_TO_ONE)
 def order_is_preserved(h: Harness) -> None:
     pub, subs = linked(h, subscribers=2 if h.pattern == "pub_sub" else 1)
     messages = numbered(BURST)
@@ -52,7 +61,9 @@ def order_is_preserved(h: Harness) -> None:
         expect_equal(got, messages, f"subscriber {i + 1}")
 
 
-@contract("INT-005")
+@contract(
+    "INT-005", ac="AC3", priority="P1", title="a late subscriber gets only messages sent after it joined"
+)
 def late_subscriber(h: Harness) -> None:
     pub, (early,) = linked(h)
     before, after = numbered(50, b"before"), numbered(50, b"after")
@@ -69,12 +80,24 @@ def late_subscriber(h: Harness) -> None:
     expect_equal(got, after, "the late subscriber")
 
 
-@contract("E2E-001")
+@contract(
+    "E2E-001",
+    ac="AC3",
+    priority="P0",
+    title="fan-out to 5 subscribers in 5 separate processes",
+    cross_process=True,
+)
 def fan_out_to_processes(h: Harness) -> None:
     remote_fan_out(h, [b""] * 5, numbered(100))
 
 
-@contract("CONF-INT-002")
+@contract(
+    "CONF-INT-002",
+    ac="delivery",
+    priority="P0",
+    title="payloads arrive intact: empty, every byte value, 1 MiB",
+    patterns=ONE_TO_ONE,
+)
 def payloads_intact(h: Harness) -> None:
     pub, subs = linked(h)
     rng = random.Random(20260108)
@@ -96,7 +119,13 @@ def payloads_intact(h: Harness) -> None:
             )
 
 
-@contract("CONF-INT-004")
+@contract(
+    "CONF-INT-004",
+    ac="delivery",
+    priority="P1",
+    title="no cross-talk between two publishers",
+    patterns=ONE_TO_ONE,
+)
 def no_cross_talk(h: Harness) -> None:
     pub_a, (sub_a,) = linked(h)
     pub_b, (sub_b,) = linked(h)
@@ -108,7 +137,13 @@ def no_cross_talk(h: Harness) -> None:
     expect_equal(h.collect_until(sub_b, b"end"), numbered(20, b"b"), "the subscriber of publisher B")
 
 
-@contract("CONF-INT-001")
+@contract(
+    "CONF-INT-001",
+    ac="lifecycle",
+    priority="P0",
+    title=("close() from another thread ends a blocked receive, in a process a crash cannot take down"),
+    patterns=ONE_TO_ONE,
+)
 def close_ends_blocked_receive(h: Harness) -> None:
     exitcode, outcomes = close_during_receive(h, rounds=20)
     bad = [o for o in outcomes if o != "closed"]
@@ -119,7 +154,14 @@ def close_ends_blocked_receive(h: Harness) -> None:
         )
 
 
-@contract("UNIT-016")
+@contract(
+    "UNIT-016",
+    ac="risk",
+    priority="P0",
+    title="a failure during bind/send/receive leaves no descriptor open",
+    patterns=ONE_TO_ONE,
+    platforms=("linux", "darwin"),
+)
 def failures_leave_nothing_open(h: Harness) -> None:
     pub, (sub,) = linked(h)
     before = open_descriptors()
@@ -145,7 +187,13 @@ def failures_leave_nothing_open(h: Harness) -> None:
     )
 
 
-@contract("CONF-INT-009")
+@contract(
+    "CONF-INT-009",
+    ac="delivery",
+    priority="P2",
+    title="send_many() and receive_many() deliver in order, whole",
+    patterns=ONE_TO_ONE,
+)
 def batches(h: Harness) -> None:
     pub, (sub,) = linked(h)
     messages = numbered(BURST)
@@ -171,7 +219,17 @@ def batches(h: Harness) -> None:
 LONG_STREAM, IN_FLIGHT = 20_000, 250
 
 
-@contract("CONF-INT-015")
+@contract(
+    "CONF-INT-015",
+    ac="delivery",
+    priority="P1",
+    title=(
+        "a long stream far below the high water mark loses nothing, in drop mode too (the "
+        "mark stays within a declared max_high_water_mark, and one above it is refused with "
+        "ConfigurationError)"
+    ),
+    patterns=ONE_TO_ONE,
+)
 def long_stream_loses_nothing(h: Harness) -> None:
     # never above a limit the transport declares; a value above it must be refused
     limit = h.target.cls.capabilities.max_high_water_mark

@@ -27,20 +27,34 @@ def _filtered(h: Harness, filters: Any) -> tuple[Transport, Transport]:
     return pub, sub
 
 
-@contract("UNIT-009")
+@contract(
+    "UNIT-009", ac="AC4", priority="P1", title="an empty filter receives everything", features={"filtering"}
+)
 def empty_filter_gets_everything(h: Harness) -> None:
     pub, sub = _filtered(h, b"")
     send_all(pub, _TRAFFIC)
     expect_equal(h.collect(sub, len(_TRAFFIC)), _TRAFFIC)
 
 
-@contract("UNIT-010")
+@contract(
+    "UNIT-010",
+    ac="AC4",
+    priority="P1",
+    title="a prefix filter receives only matching messages",
+    features={"filtering"},
+)
 def prefix_filter(h: Harness) -> None:
     pub, sub = _filtered(h, b"metrics")
     _expect_filtered(h, pub, sub, _TRAFFIC, (b"metrics",), "the subscriber filtering b'metrics'")
 
 
-@contract("INT-006")
+@contract(
+    "INT-006",
+    ac="AC4",
+    priority="P1",
+    title="a subscriber filtering 'metrics' gets only metrics messages",
+    features={"filtering"},
+)
 def metrics_subscriber(h: Harness) -> None:
     pub = h.publisher()
     metrics = h.subscriber(pub, subscribe_filter="metrics")  # str filters are UTF-8 encoded
@@ -53,7 +67,9 @@ def metrics_subscriber(h: Harness) -> None:
     )
 
 
-@contract("INT-007")
+@contract(
+    "INT-007", ac="AC4", priority="P2", title="the filter can change after connect", features={"filtering"}
+)
 def filter_changes_after_connect(h: Harness) -> None:
     pub, sub = _filtered(h, b"metrics")
     sub.subscribe(b"logs")
@@ -71,7 +87,13 @@ def filter_changes_after_connect(h: Harness) -> None:
     )
 
 
-@contract("CONF-INT-003")
+@contract(
+    "CONF-INT-003",
+    ac="delivery",
+    priority="P1",
+    title="several filters, then unsubscribe one",
+    features={"filtering"},
+)
 def several_filters_then_unsubscribe(h: Harness) -> None:
     pub, sub = _filtered(h, [b"a.", "b.", b"c."])
     h.sync(pub, [sub], [b"b."])

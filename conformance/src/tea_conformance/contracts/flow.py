@@ -28,6 +28,7 @@ from ..expect import (
     stall_burst,
 )
 from ..harness import PROBE, ConformanceFailure, Harness
+from ..scenario import ONE_TO_ONE
 from . import contract
 
 _STALL_MESSAGES = 20_000
@@ -61,12 +62,24 @@ def expect_bounded(
     return delivered
 
 
-@contract("INT-008")
+@contract(
+    "INT-008",
+    ac="AC5",
+    priority="P2",
+    title="a stalled subscriber's backlog stays bounded by the high water mark",
+    features={"high_water_mark"},
+)
 def stalled_subscriber_is_bounded(h: Harness) -> None:
     expect_bounded(h, 10, 10)
 
 
-@contract("CONF-INT-010")
+@contract(
+    "CONF-INT-010",
+    ac="delivery",
+    priority="P0",
+    title="one stalled subscriber does not starve the others (drop mode)",
+    features={"high_water_mark"},
+)
 def slow_subscriber_isolated(h: Harness) -> None:
     """Drop mode drops for the full subscriber only: a reading subscriber next to a stalled
     one gets every message, as long as it keeps its own queue far below the mark (the
@@ -94,7 +107,13 @@ def slow_subscriber_isolated(h: Harness) -> None:
         )
 
 
-@contract("CONF-INT-005")
+@contract(
+    "CONF-INT-005",
+    ac="delivery",
+    priority="P0",
+    title="the publisher never blocks in drop mode",
+    features={"high_water_mark"},
+)
 def drop_mode_never_blocks(h: Harness) -> None:
     pub, (sub,) = linked(h, high_water_mark=10)
     for i in range(_STALL_MESSAGES):
@@ -127,7 +146,19 @@ def _every_logger_end() -> List[logging.Logger]:
     return loggers
 
 
-@contract("UNIT-015")
+@contract(
+    "UNIT-015",
+    ac="AC10",
+    priority="P2",
+    title=(
+        "a WARNING is logged when a subscriber reaches the high water mark, on any logger "
+        "(propagating or not): none before (at bind, connect, or a send with room), its text "
+        "contains str(publisher.endpoint), and at most 100 for one stall of 5,000 messages "
+        "(rate limited)"
+    ),
+    features={"slow_subscriber_warning"},
+    protocols=("inproc", "ipc", "tcp"),
+)
 def warns_on_high_water_mark(h: Harness) -> None:
     """The WARNING must follow a real high-water-mark event (not bind(), not the first send),
     and is captured even from a logger that does not propagate to the root."""
@@ -161,7 +192,13 @@ def warns_on_high_water_mark(h: Harness) -> None:
         raise ConformanceFailure(f"the warning does not say which endpoint is affected: {text!r}")
 
 
-@contract("INT-011")
+@contract(
+    "INT-011",
+    ac="AC10",
+    priority="P3",
+    title="get_stats() reports traffic, subscriptions and high-water-mark events",
+    features={"high_water_mark", "stats"},
+)
 def stats_report_traffic(h: Harness) -> None:
     pub, (sub,) = linked(h)
     before_pub, before_sub = pub.get_stats(), sub.get_stats()
@@ -206,7 +243,14 @@ def stats_report_traffic(h: Harness) -> None:
         )
 
 
-@contract("CONF-INT-013")
+@contract(
+    "CONF-INT-013",
+    ac="AC10",
+    priority="P2",
+    title="get_stats() counts traffic on the side that sent and the side that received",
+    patterns=ONE_TO_ONE,
+    features={"stats"},
+)
 def stats_count_traffic(h: Harness) -> None:
     """Only ``stats`` is needed: what was sent is counted by the sender, what was received by
     the receiver (probes included, since they are messages too)."""
@@ -230,7 +274,13 @@ def stats_count_traffic(h: Harness) -> None:
         raise ConformanceFailure(f"get_stats() counters (change, expected at least): {wrong}")
 
 
-@contract("CONF-INT-014")
+@contract(
+    "CONF-INT-014",
+    ac="AC3",
+    priority="P1",
+    title="wait_for_subscribers() counts subscribers in and out, and what follows it arrives",
+    features={"subscriber_count"},
+)
 def subscriber_count(h: Harness) -> None:
     """The slow joiner's cure: once wait_for_subscribers(n) returns, n subscribers get what
     follows, without any probe; the count falls back when they leave."""
@@ -264,7 +314,16 @@ def _expect_no_subscriber(pub: Transport, when: str) -> None:
     raise ConformanceFailure(f"wait_for_subscribers(1) returned {got} {when}")
 
 
-@contract("CONF-INT-006")
+@contract(
+    "CONF-INT-006",
+    ac="delivery",
+    priority="P1",
+    title=(
+        "block mode loses nothing with a slow subscriber: send() waits for room, and "
+        "send(NOBLOCK) raises TransportTimeoutError at once when a queue is full"
+    ),
+    features={"lossless"},
+)
 def block_mode_is_lossless(h: Harness) -> None:
     # no send_timeout: a loaded machine slows the reader, and block mode must then wait, not
     # fail (the scenario's deadline bounds the wait); NOBLOCK shows the queue full instead
@@ -297,7 +356,15 @@ def block_mode_is_lossless(h: Harness) -> None:
     expect_delivered_concurrently(h, pub, sub, numbered(20_000), "the slow subscriber in block mode")
 
 
-@contract("CONF-INT-007")
+@contract(
+    "CONF-INT-007",
+    ac="delivery",
+    priority="P2",
+    title="subscribers survive a publisher restart",
+    features={"reconnect"},
+    protocols=("ipc", "tcp"),
+    grade="SHOULD",
+)
 def survives_publisher_restart(h: Harness) -> None:
     first = h.publisher()
     address = str(first.endpoint)
@@ -320,7 +387,14 @@ def _bound(transport: Transport, address: str) -> bool:
     return True
 
 
-@contract("CONF-INT-008")
+@contract(
+    "CONF-INT-008",
+    ac="delivery",
+    priority="P2",
+    title="with linger, messages sent just before close() arrive",
+    features={"linger"},
+    protocols=("ipc", "tcp"),
+)
 def linger_delivers_on_close(h: Harness) -> None:
     pub, (sub,) = linked(h, linger=5000)
     messages = numbered(BURST)

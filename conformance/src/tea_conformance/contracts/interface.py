@@ -20,20 +20,35 @@ from tea_transports.base import NOBLOCK
 
 from ..expect import expect_at_once, expect_equal, expect_raises, linked
 from ..harness import ConformanceFailure, Harness, open_descriptors
+from ..scenario import ONCE, ONE_TO_ONE
 from . import contract
 
 _MEMBERS = ("bind", "connect", "send", "receive", "close", "is_connected")
 _BAD_ADDRESSES = ("", "nonsense", "tcp://", "tcp://127.0.0.1:99999", "bogus://where", "inproc://")
 
 
-@contract("UNIT-001")
+@contract(
+    "UNIT-001",
+    ac="AC1",
+    priority="P0",
+    title="the transport is a Transport",
+    patterns=ONE_TO_ONE,
+    protocols=ONCE,
+)
 def is_a_transport(h: Harness) -> None:
     transport = h.new()
     if not isinstance(transport, Transport):
         raise ConformanceFailure(f"{type(transport).__name__} is not a tea_transports.Transport")
 
 
-@contract("UNIT-002")
+@contract(
+    "UNIT-002",
+    ac="AC1",
+    priority="P0",
+    title="every abstract member is implemented",
+    patterns=ONE_TO_ONE,
+    protocols=ONCE,
+)
 def implements_every_member(h: Harness) -> None:
     cls = h.target.cls
     if inspect.isabstract(cls):
@@ -46,7 +61,13 @@ def implements_every_member(h: Harness) -> None:
         raise ConformanceFailure("is_connected must be a property")
 
 
-@contract("UNIT-003")
+@contract(
+    "UNIT-003",
+    ac="AC1",
+    priority="P1",
+    title="constructed from a TransportConfig with pattern pub_sub",
+    protocols=ONCE,
+)
 def constructed_from_config(h: Harness) -> None:
     config = h.config(high_water_mark=10)
     transport = h.target.cls(config)
@@ -55,7 +76,13 @@ def constructed_from_config(h: Harness) -> None:
         raise ConformanceFailure("the transport does not keep the TransportConfig it was built from")
 
 
-@contract("UNIT-004")
+@contract(
+    "UNIT-004",
+    ac="AC1",
+    priority="P1",
+    title="the factory returns it for its name and pub_sub",
+    protocols=ONCE,
+)
 def factory_returns_it(h: Harness) -> None:
     config = TransportConfig(transport_type=h.target.name, protocol=h.protocol, pattern=h.pattern)
     transport = create_transport(config)
@@ -80,17 +107,37 @@ def _refuses_bad_addresses(h: Harness, operation: str) -> None:
     )
 
 
-@contract("UNIT-007")
+@contract(
+    "UNIT-007",
+    ac="AC2",
+    priority="P1",
+    title="bind() on an invalid address raises TransportError",
+    patterns=ONE_TO_ONE,
+    protocols=ONCE,
+)
 def bind_refuses_bad_address(h: Harness) -> None:
     _refuses_bad_addresses(h, "bind")
 
 
-@contract("UNIT-008")
+@contract(
+    "UNIT-008",
+    ac="AC2",
+    priority="P1",
+    title="connect() on an invalid address raises TransportError",
+    patterns=ONE_TO_ONE,
+    protocols=ONCE,
+)
 def connect_refuses_bad_address(h: Harness) -> None:
     _refuses_bad_addresses(h, "connect")
 
 
-@contract("CONF-UNIT-001")
+@contract(
+    "CONF-UNIT-001",
+    ac="roles",
+    priority="P0",
+    title="after bind() the transport sends and refuses to receive",
+    patterns=ONE_TO_ONE,
+)
 def publisher_role(h: Harness) -> None:
     pub, subs = linked(h)
     if pub.send(b"role") != 4:
@@ -99,13 +146,25 @@ def publisher_role(h: Harness) -> None:
     expect_equal(h.collect(subs[0], 1), [b"role"])
 
 
-@contract("CONF-UNIT-002")
+@contract(
+    "CONF-UNIT-002",
+    ac="roles",
+    priority="P0",
+    title="after connect() the transport receives and refuses to send",
+    patterns=ONE_TO_ONE,
+)
 def subscriber_role(h: Harness) -> None:
     _, subs = linked(h)
     expect_raises(TransportStateError, lambda: subs[0].send(b"x"), "send() on a subscriber")
 
 
-@contract("CONF-UNIT-003")
+@contract(
+    "CONF-UNIT-003",
+    ac="lifecycle",
+    priority="P0",
+    title="is_connected goes False, True, False",
+    patterns=ONE_TO_ONE,
+)
 def is_connected_lifecycle(h: Harness) -> None:
     pub = h.new()
     sub = h.new(receive_timeout=50)
@@ -120,14 +179,20 @@ def is_connected_lifecycle(h: Harness) -> None:
         raise ConformanceFailure(f"is_connected went {seen} (new, after bind/connect, after close)")
 
 
-@contract("CONF-UNIT-004")
+@contract("CONF-UNIT-004", ac="lifecycle", priority="P0", title="close() is idempotent", patterns=ONE_TO_ONE)
 def close_is_idempotent(h: Harness) -> None:
     for transport in (h.new(), h.publisher()):
         for _ in range(3):
             transport.close()
 
 
-@contract("CONF-UNIT-005")
+@contract(
+    "CONF-UNIT-005",
+    ac="lifecycle",
+    priority="P0",
+    title="every operation after close() raises TransportClosedError",
+    patterns=ONE_TO_ONE,
+)
 def closed_refuses_everything(h: Harness) -> None:
     pub, subs = linked(h)
     address = h.address()
@@ -144,7 +209,13 @@ def closed_refuses_everything(h: Harness) -> None:
             expect_raises(TransportClosedError, call, f"{what} after close()")
 
 
-@contract("CONF-UNIT-006")
+@contract(
+    "CONF-UNIT-006",
+    ac="lifecycle",
+    priority="P1",
+    title="the context manager closes on an exception",
+    patterns=ONE_TO_ONE,
+)
 def context_manager_closes_on_error(h: Harness) -> None:
     transport = h.new()
     try:
@@ -165,7 +236,17 @@ def context_manager_closes_on_error(h: Harness) -> None:
 TIMEOUT_MS, LATE_BY_S = 500, 3.5
 
 
-@contract("CONF-UNIT-007")
+@contract(
+    "CONF-UNIT-007",
+    ac="lifecycle",
+    priority="P1",
+    title=(
+        "receive() times out with TransportTimeoutError after about receive_timeout; with "
+        "NOBLOCK, receive() and receive_many() raise it at once, even with "
+        "receive_timeout=None"
+    ),
+    patterns=ONE_TO_ONE,
+)
 def receive_times_out(h: Harness) -> None:
     pub = h.publisher()
     sub = h.subscriber(pub, receive_timeout=TIMEOUT_MS)
@@ -199,7 +280,13 @@ def receive_times_out(h: Harness) -> None:
         raise ConformanceFailure("a message after a receive timeout did not arrive")
 
 
-@contract("CONF-UNIT-008")
+@contract(
+    "CONF-UNIT-008",
+    ac="lifecycle",
+    priority="P1",
+    title="binding an address in use raises AddressInUseError",
+    patterns=ONE_TO_ONE,
+)
 def address_in_use(h: Harness) -> None:
     pub = h.publisher()
     second = h.new()
@@ -210,7 +297,14 @@ def address_in_use(h: Harness) -> None:
     h.sync(pub, [sub])  # the first publisher still owns its subscribers
 
 
-@contract("CONF-UNIT-009")
+@contract(
+    "CONF-UNIT-009",
+    ac="lifecycle",
+    priority="P1",
+    title="no descriptor leaks over 100 open/close cycles",
+    patterns=ONE_TO_ONE,
+    platforms=("linux", "darwin"),
+)
 def no_descriptor_leak(h: Harness) -> None:
     def cycle() -> None:
         pub = h.publisher()
@@ -231,7 +325,13 @@ def no_descriptor_leak(h: Harness) -> None:
     )
 
 
-@contract("CONF-UNIT-010")
+@contract(
+    "CONF-UNIT-010",
+    ac="lifecycle",
+    priority="P1",
+    title="bad payloads raise TypeError and leave the transport usable",
+    patterns=ONE_TO_ONE,
+)
 def bad_payloads(h: Harness) -> None:
     pub, subs = linked(h)
     released = memoryview(b"gone")

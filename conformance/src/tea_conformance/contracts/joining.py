@@ -52,7 +52,16 @@ def _fenced(pub: Transport, messages: Sequence[bytes], prefix: bytes) -> bytes:
     return fence
 
 
-@contract("CONF-INT-016")
+@contract(
+    "CONF-INT-016",
+    ac="joining",
+    priority="P1",
+    title=(
+        "a subscriber that subscribes while its own queue is full gets every later message "
+        "for the new prefix once it has caught up"
+    ),
+    features={"filtering", "high_water_mark", "subscriber_count"},
+)
 def subscribe_while_queue_full(h: Harness) -> None:
     """A subscriber whose queue is full subscribes to another prefix; once it has caught
     up (a probe under the new prefix arrives), every message for that prefix arrives."""
@@ -127,7 +136,17 @@ def _next(sub: Transport, deadline: float) -> bytes:
     raise TimeoutError("the scenario's deadline passed while receiving")
 
 
-@contract("CONF-INT-017")
+@contract(
+    "CONF-INT-017",
+    ac="joining",
+    priority="P1",
+    title=(
+        "a subscriber in another process subscribes; what is sent once "
+        "wait_for_subscribers() counts it all arrives"
+    ),
+    features={"filtering", "subscriber_count"},
+    cross_process=True,
+)
 def subscribe_in_another_process(h: Harness) -> None:
     """A subscriber process subscribes; once ``wait_for_subscribers`` counts it, every
     message sent for its prefix arrives, round after round."""
@@ -150,7 +169,16 @@ def subscribe_in_another_process(h: Harness) -> None:
         child.stop()
 
 
-@contract("CONF-INT-018")
+@contract(
+    "CONF-INT-018",
+    ac="joining",
+    priority="P1",
+    title=(
+        "a subscriber with more filters than half the high water mark (600 at the default "
+        "1,000) gets messages for each"
+    ),
+    features={"filtering"},
+)
 def many_filters(h: Harness) -> None:
     """One subscriber with 600 filters at the default high water mark: each works."""
     prefixes = [b"f%03d." % i for i in range(MANY_FILTERS)]
@@ -176,7 +204,13 @@ def many_filters(h: Harness) -> None:
         expect_equal(h.collect(sub, len(chunk)), chunk, f"the subscriber with {MANY_FILTERS} filters")
 
 
-@contract("CONF-INT-019")
+@contract(
+    "CONF-INT-019",
+    ac="joining",
+    priority="P1",
+    title="with max_message_size on both ends, messages far below it all arrive",
+    features={"max_message_size"},
+)
 def far_below_size_limit(h: Harness) -> None:
     """Both ends limit messages to 4,096 bytes and every message has 100: all arrive."""
     pub = h.publisher(max_message_size=SIZE_LIMIT, high_water_mark=LARGE_MARK)
@@ -194,7 +228,16 @@ def far_below_size_limit(h: Harness) -> None:
         )
 
 
-@contract("CONF-INT-020")
+@contract(
+    "CONF-INT-020",
+    ac="joining",
+    priority="P1",
+    title=(
+        "a publisher restarted under a subscriber: nothing from before it counts the subscriber, no gap after"
+    ),
+    features={"reconnect", "subscriber_count"},
+    protocols=("ipc", "tcp"),
+)
 def restarted_publisher_joins_exactly(h: Harness) -> None:
     """A publisher restarts under a subscriber, three times. Each new one sends until it
     counts the subscriber, then 100 messages: the subscriber gets all 100, and of what was

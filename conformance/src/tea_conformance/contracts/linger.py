@@ -23,6 +23,7 @@ from ..expect import (
 )
 from ..harness import ConformanceFailure, Harness
 from ..processes import start_closing_publisher
+from ..scenario import ONCE, ONE_TO_ONE
 from . import contract
 from .flow import expect_bounded
 
@@ -35,7 +36,15 @@ _QUIET_AFTER_EXIT = 20
 _EXIT_ROUNDS = 5
 
 
-@contract("CONF-INT-011")
+@contract(
+    "CONF-INT-011",
+    ac="AC9",
+    priority="P1",
+    title="linger=0: close() discards what is queued and the process exits at once",
+    features={"linger"},
+    protocols=("ipc", "tcp"),
+    cross_process=True,
+)
 def linger_zero_discards(h: Harness) -> None:
     # in process: what the publisher still queues is discarded, so a stalled subscriber that
     # resumes gets at most its own queue and the kernel's buffers, not the publisher's 1,000
@@ -75,7 +84,18 @@ def linger_zero_discards(h: Harness) -> None:
         child.stop()
 
 
-@contract("CONF-INT-012")
+@contract(
+    "CONF-INT-012",
+    ac="AC9",
+    priority="P1",
+    title=(
+        "with linger, messages sent just before close() arrive though the publishing process "
+        "exits right after"
+    ),
+    features={"linger"},
+    protocols=("ipc", "tcp"),
+    cross_process=True,
+)
 def linger_delivers_across_exit(h: Harness) -> None:
     # whether an exit cuts delivery short is a race with the publisher's I/O, so the check
     # runs several rounds: a transport that loses messages at exit loses them in most
@@ -114,7 +134,14 @@ def _deliver_across_exit(h: Harness, round_no: int) -> None:
         sub.close()
 
 
-@contract("CONF-UNIT-011")
+@contract(
+    "CONF-UNIT-011",
+    ac="lifecycle",
+    priority="P3",
+    title=("standard options default as documented, observed through behaviour (hwm 1000, linger > 0)"),
+    patterns=ONE_TO_ONE,
+    protocols=ONCE,
+)
 def documented_defaults(h: Harness) -> None:
     """high_water_mark defaults to 1000 (a stall holds about that much, bounded) and linger
     to a positive time (messages sent just before close() arrive); observed, not read back."""
@@ -134,7 +161,13 @@ def documented_defaults(h: Harness) -> None:
     expect_equal(h.collect(sub, len(messages)), messages, "the subscriber after close() with default linger")
 
 
-@contract("CONF-UNIT-012")
+@contract(
+    "CONF-UNIT-012",
+    ac="lifecycle",
+    priority="P1",
+    title="a standard option for an undeclared feature is refused, never silently ignored",
+    protocols=ONCE,
+)
 def refuses_undeclared_options(h: Harness) -> None:
     if Feature.LOSSLESS in h.target.cls.capabilities.features:
         return

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
 from tea_transports import NOBLOCK, Feature
 
 from ..harness import ConformanceFailure, Harness
+from ..scenario import ONE_TO_ONE
 from . import contract
 from .model_run import FENCE, ModelRun, OutOfTime, Prefix
 
@@ -75,12 +76,27 @@ def case_seed(h: Harness, scenario: str) -> int:
     return zlib.crc32(f"{_OPTIONS['seed']}:{scenario}:{h.target.name}:{h.protocol}".encode())
 
 
-@contract("CONF-MODEL-001")
+@contract(
+    "CONF-MODEL-001",
+    ac="model",
+    priority="P0",
+    title=(
+        "any sequence of operations agrees with the PUB/SUB model (drop mode; rules follow "
+        "the declared features)"
+    ),
+    patterns=ONE_TO_ONE,
+)
 def model_drop_mode(h: Harness) -> None:
     run_model(h, "TEA-CONF-MODEL-001", ["drop"])
 
 
-@contract("CONF-MODEL-002")
+@contract(
+    "CONF-MODEL-002",
+    ac="model",
+    priority="P1",
+    title="any sequence of operations in block mode agrees with the model: nothing is lost",
+    features={"lossless"},
+)
 def model_block_mode(h: Harness) -> None:
     run_model(h, "TEA-CONF-MODEL-002", ["block"])
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from ..expect import BURST, expect_delivered_concurrently, expect_equal, linked, numbered, send_all
 from ..harness import ConformanceFailure, Harness
 from ..processes import remote_fan_out, start_publisher
+from ..scenario import ONE_TO_ONE
 from . import contract
 
 
-@contract("INT-009")
+@contract(
+    "INT-009",
+    ac="AC6",
+    priority="P0",
+    title="ipc works on Linux and macOS",
+    patterns=ONE_TO_ONE,
+    protocols=("ipc",),
+    platforms=("linux", "darwin"),
+)
 def ipc_works(h: Harness) -> None:
     pub, subs = linked(h, subscribers=2 if h.pattern == "pub_sub" else 1)
     if not str(pub.endpoint).startswith("ipc://"):
@@ -18,19 +27,40 @@ def ipc_works(h: Harness) -> None:
         expect_equal(h.collect(sub, 100), numbered(100))
 
 
-@contract("E2E-002")
+@contract(
+    "E2E-002",
+    ac="AC6",
+    priority="P1",
+    title="a full ipc workflow across processes on Linux and macOS",
+    protocols=("ipc",),
+    cross_process=True,
+    platforms=("linux", "darwin"),
+)
 def ipc_workflow_across_processes(h: Harness) -> None:
     traffic = [m for i in range(100) for m in (b"metrics.%03d" % i, b"logs.%03d" % i)]
     remote_fan_out(h, [b"", b"metrics", b"logs"], traffic)
 
 
-@contract("INT-010")
+@contract(
+    "INT-010",
+    ac="AC7",
+    priority="P0",
+    title="inproc works between threads of one process (the Windows local path)",
+    protocols=("inproc",),
+)
 def inproc_between_threads(h: Harness) -> None:
     pub, (sub,) = linked(h)
     expect_delivered_concurrently(h, pub, sub, numbered(1000), "the subscriber thread")
 
 
-@contract("E2E-003")
+@contract(
+    "E2E-003",
+    ac="AC8",
+    priority="P1",
+    title="tcp to 127.0.0.1 works end to end across processes",
+    protocols=("tcp",),
+    cross_process=True,
+)
 def tcp_publisher_in_another_process(h: Harness) -> None:
     messages = numbered(BURST)
     child = start_publisher(h, h.address(), messages)
@@ -47,6 +77,13 @@ def tcp_publisher_in_another_process(h: Harness) -> None:
         child.stop()
 
 
-@contract("CONF-E2E-001")
+@contract(
+    "CONF-E2E-001",
+    ac="AC7",
+    priority="P0",
+    title="a subscriber in another process over tcp://127.0.0.1 (the Windows path)",
+    protocols=("tcp",),
+    cross_process=True,
+)
 def tcp_subscriber_in_another_process(h: Harness) -> None:
     remote_fan_out(h, [b""], numbered(BURST))

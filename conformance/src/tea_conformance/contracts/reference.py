@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..harness import ConformanceFailure, Harness
+from ..scenario import ONCE
 from . import contract
 
 
@@ -31,7 +32,14 @@ def _within(hwm: int, mark: int, per_frame: int, in_python: int) -> bool:
     return mark + -(-in_python // per_frame) == hwm
 
 
-@contract("UNIT-005")
+@contract(
+    "UNIT-005",
+    ac="AC2",
+    priority="P0",
+    title="bind() makes a publishing ZeroMQ socket (PUB/XPUB)",
+    reference_only=True,
+    twin="TEA-CONF-UNIT-001",
+)
 def publisher_socket_type(h: Harness) -> None:
     zmq = _zmq()
     pub = h.publisher()
@@ -39,7 +47,14 @@ def publisher_socket_type(h: Harness) -> None:
         raise ConformanceFailure(f"bind() made socket type {pub.socket_type}, not PUB or XPUB")  # type: ignore[attr-defined]
 
 
-@contract("UNIT-006")
+@contract(
+    "UNIT-006",
+    ac="AC2",
+    priority="P0",
+    title="connect() makes a SUB socket",
+    reference_only=True,
+    twin="TEA-CONF-UNIT-002",
+)
 def subscriber_socket_type(h: Harness) -> None:
     zmq = _zmq()
     sub = h.subscriber(h.publisher())
@@ -47,7 +62,15 @@ def subscriber_socket_type(h: Harness) -> None:
         raise ConformanceFailure(f"connect() made socket type {sub.socket_type}, not SUB")  # type: ignore[attr-defined]
 
 
-@contract("UNIT-011")
+@contract(
+    "UNIT-011",
+    ac="AC5",
+    priority="P0",
+    title="high_water_mark sets SNDHWM on the publisher",
+    protocols=ONCE,
+    reference_only=True,
+    twin="TEA-STREAM-002.2-INT-008",
+)
 def publisher_sndhwm(h: Harness) -> None:
     pub = h.publisher(high_water_mark=123)
     # a publisher that packs up to ``frame_messages`` messages per ZeroMQ message holds
@@ -57,7 +80,15 @@ def publisher_sndhwm(h: Harness) -> None:
         raise ConformanceFailure(f"high_water_mark=123 gave the publisher SNDHWM={_option(pub, 'SNDHWM')}")
 
 
-@contract("UNIT-012")
+@contract(
+    "UNIT-012",
+    ac="AC5",
+    priority="P0",
+    title="high_water_mark sets RCVHWM on the subscriber (with what it reads ahead, if it does)",
+    protocols=ONCE,
+    reference_only=True,
+    twin="TEA-STREAM-002.2-INT-008",
+)
 def subscriber_rcvhwm(h: Harness) -> None:
     sub = h.subscriber(h.publisher(), high_water_mark=321)
     # a subscriber that reads ahead of its caller (``read_ahead`` messages, in Python) takes
@@ -72,7 +103,15 @@ def subscriber_rcvhwm(h: Harness) -> None:
         )
 
 
-@contract("UNIT-013")
+@contract(
+    "UNIT-013",
+    ac="AC9",
+    priority="P2",
+    title="linger sets LINGER from options",
+    protocols=ONCE,
+    reference_only=True,
+    twin="TEA-CONF-INT-008",
+)
 def linger_from_options(h: Harness) -> None:
     for linger in (0, 250):
         pub = h.publisher(linger=linger)
@@ -82,14 +121,30 @@ def linger_from_options(h: Harness) -> None:
             raise ConformanceFailure(f"linger={linger} gave LINGER {got} on publisher and subscriber")
 
 
-@contract("UNIT-014")
+@contract(
+    "UNIT-014",
+    ac="AC9",
+    priority="P3",
+    title="LINGER defaults to 1000 ms",
+    protocols=ONCE,
+    reference_only=True,
+    twin="TEA-CONF-UNIT-011",
+)
 def linger_default(h: Harness) -> None:
     pub = h.publisher()
     if _option(pub, "LINGER") != 1000:
         raise ConformanceFailure(f"the default LINGER is {_option(pub, 'LINGER')} ms, not 1000")
 
 
-@contract("UNIT-017")
+@contract(
+    "UNIT-017",
+    ac="risk",
+    priority="P1",
+    title="one ZeroMQ context is shared across instances",
+    protocols=ONCE,
+    reference_only=True,
+    twin="TEA-STREAM-002.2-INT-010",
+)
 def shared_context(h: Harness) -> None:
     zmq = _zmq()
     first, second = h.new(), h.new()
