@@ -135,7 +135,7 @@ def test_finite_linger_bounds_the_exit(actors: List[Actor], ipc_dir: str) -> Non
 @_IPC
 def test_a_subscriber_whose_publisher_left_exits(ipc_dir: str) -> None:
     """linger is for a publisher's messages: a subscriber (linger=-1) whose publisher has
-    gone holds only a subscription to resend, and used to wait for it at exit forever."""
+    gone holds only a subscription to resend, which must not keep it waiting at exit."""
     pub = create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
     pub.bind(f"ipc://{ipc_dir}/left.sock")
     with subprocess.Popen(
