@@ -113,9 +113,11 @@ _leaked: List[Any] = []
 
 
 @atexit.register
-def _close_leaked() -> None:
-    # what CloseLeaks forgot: closed before the reference's own exit hook ends the context,
-    # or pyzmq prints a ResourceWarning traceback for each at exit (404 in one run)
+def close_leaked() -> None:
+    """Close what CloseLeaks forgot, once the suite has counted it: after each self-test
+    (tests/conformance/conftest.py), so a worker does not pile them up, and at exit,
+    before the reference's own exit hook ends the context (or pyzmq prints a
+    ResourceWarning traceback for each)."""
     while _leaked:
         leaked = _leaked.pop()
         if isinstance(leaked, zmq.Socket):

@@ -150,7 +150,7 @@ def test_what_a_faulty_transport_leaked_is_closed_at_exit() -> None:
     leaky.close()
     sockets = list(faulty_transports._leaked)
     assert sockets and not any(_closed(s) for s in sockets)
-    faulty_transports._close_leaked()
+    faulty_transports.close_leaked()
     assert all(_closed(s) for s in sockets) and not faulty_transports._leaked
 
 
