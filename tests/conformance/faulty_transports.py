@@ -130,8 +130,10 @@ class CloseLeaks(ZeroMQPubSubTransport):
     """close() forgets the socket without closing it."""
 
     def close(self) -> None:
-        _leaked.extend(s for s in (self._socket, self._wake) if s is not None)
-        self._socket = self._wake = None
+        # the publisher's monitor socket too: each holds a descriptor until it is closed
+        monitor = getattr(self, "_monitor", None)
+        _leaked.extend(s for s in (self._socket, self._wake, monitor) if s is not None)
+        self._socket = self._wake = self._monitor = None
         self._closed = True
 
 
