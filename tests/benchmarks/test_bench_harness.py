@@ -1,4 +1,4 @@
-"""The benchmark harness itself: it cleans up after its runs (issue 13, "Also")."""
+"""The benchmark harness itself: it cleans up after its runs, leaving no ipc files."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def runs() -> Iterator[Any]:
 
 
 @pytest.mark.parametrize("contender", ["reference", "raw-pyzmq", "pipe", "raw-fifo"])
-def test_issue13_also_benchmarks_leave_no_ipc_files(runs: Any, contender: str) -> None:
+def test_benchmarks_leave_no_ipc_files(runs: Any, contender: str) -> None:
     if contender in ("pipe", "raw-fifo") and not hasattr(os, "mkfifo"):
         pytest.skip("not applicable on this platform: no FIFOs")
     if contender not in ("pipe", "raw-fifo") and not zmq.has("ipc"):

@@ -115,9 +115,11 @@ _leaked: List[Any] = []
 
 
 @atexit.register
-def _close_leaked() -> None:
-    # what CloseLeaks forgot: closed before the reference's own exit hook ends the context,
-    # or pyzmq prints a ResourceWarning traceback for each at exit (404 in one run)
+def close_leaked() -> None:
+    """Close what CloseLeaks forgot, once the suite has counted it: after each self-test
+    (tests/conformance/conftest.py), so a worker does not pile them up, and at exit,
+    before the reference's own exit hook ends the context (or pyzmq prints a
+    ResourceWarning traceback for each)."""
     while _leaked:
         leaked = _leaked.pop()
         if isinstance(leaked, zmq.Socket):
@@ -130,8 +132,10 @@ class CloseLeaks(ZeroMQPubSubTransport):
     """close() forgets the socket without closing it."""
 
     def close(self) -> None:
-        _leaked.extend(s for s in (self._socket, self._wake) if s is not None)
-        self._socket = self._wake = None
+        # the publisher's monitor socket too: each holds a descriptor until it is closed
+        monitor = getattr(self, "_monitor", None)
+        _leaked.extend(s for s in (self._socket, self._wake, monitor) if s is not None)
+        self._socket = self._wake = self._monitor = None
         self._closed = True
 
 

@@ -15,9 +15,6 @@ from verdict_transports import TcpOnly
 pytestmark = pytest.mark.usefixtures("faulty_on_path")
 
 
-#: scenarios today's reference fails; each is fixed in its own issue and then leaves this set.
-#: TEA-CONF-INT-012: a publishing process that exits right after close() loses what
-#: libzmq had not yet written (its context is never terminated at exit).
 def certify(pytester: pytest.Pytester, tmp_path: Path, *args: str) -> tuple[pytest.RunResult, Dict[str, Any]]:
     report = tmp_path / "report.json"
     # xdist's workers take the sys.path this interpreter started with: under -n, a subprocess

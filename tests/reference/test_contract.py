@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
+import in_child
 import pytest
 import tea_transports
 from tea_transports import (
@@ -34,23 +34,12 @@ def test_all_is_exact() -> None:
 
 
 def test_import_does_not_import_zmq() -> None:
-    code = "import sys, tea_transports; assert 'zmq' not in sys.modules, 'zmq imported'"
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    subprocess.run(in_child.command("import_without_zmq"), check=True, timeout=60)
 
 
 def test_missing_pyzmq_is_a_clear_error_at_creation() -> None:
-    code = textwrap.dedent(
-        """
-        import sys
-        sys.modules["zmq"] = None  # what an environment without pyzmq looks like to import
-        from tea_transports import TransportConfig, create_transport, OptionalDependencyError
-        try:
-            create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
-        except OptionalDependencyError as exc:
-            print(exc)
-        """
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    child = in_child.command("create_without_pyzmq")
+    out = subprocess.run(child, capture_output=True, text=True, timeout=60, check=True)
     assert "pip install 'tea-transports[zeromq]'" in out.stdout
     assert issubclass(OptionalDependencyError, TransportError)
 
@@ -150,15 +139,8 @@ def test_entry_point_transports_are_found(tmp_path: Path) -> None:
     (dist / "entry_points.txt").write_text(
         "[tea_transports.transports]\nacme = tea_transports.unix:UnixPipeTransport\n"
     )
-    code = (
-        "from tea_transports import available_transports, transport_class, UnixPipeTransport\n"
-        "assert 'acme' in available_transports()\n"
-        "assert transport_class('acme') is UnixPipeTransport\n"
-    )
-    env = {"PYTHONPATH": str(tmp_path)}
-    subprocess.run(
-        [sys.executable, "-c", code], check=True, timeout=60, env={**__import__("os").environ, **env}
-    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    subprocess.run(in_child.command("entry_point_acme"), check=True, timeout=60, env=env)
 
 
 def test_abstract_members_declare_their_errors() -> None:

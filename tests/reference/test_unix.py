@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import os
 import subprocess
-import sys
 import threading
 import uuid
 
+import in_child
 import pytest
 from tea_transports import (
     NOBLOCK,
@@ -56,14 +56,8 @@ def test_fifo_across_processes(ipc_dir: str) -> None:
     with pipe() as writer:
         writer.bind(address)
         assert oct(os.stat(f"{ipc_dir}/channel").st_mode & 0o777) == "0o600"
-        child = (
-            "import sys\n"
-            "from tea_transports import UnixPipeTransport, TransportConfig\n"
-            "with UnixPipeTransport(TransportConfig(options={'receive_timeout': 10000})) as r:\n"
-            f"    r.connect({address!r})\n"
-            "    sys.stdout.write(','.join(r.receive().decode() for _ in range(50)))\n"
-        )
-        proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+        child = in_child.command("fifo_consumer", address, "50")
+        proc = subprocess.Popen(child, stdout=subprocess.PIPE, text=True)
         for i in range(50):
             writer.send(b"%d" % i)
         out, _ = proc.communicate(timeout=30)

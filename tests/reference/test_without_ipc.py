@@ -9,9 +9,9 @@ that the suite grades ipc not applicable on that platform (``ci/windows-sim/chec
 from __future__ import annotations
 
 import subprocess
-import sys
 from typing import Any, Callable
 
+import in_child
 import pytest
 import zmq
 from tea_transports import AddressError
@@ -23,16 +23,6 @@ pytestmark = pytest.mark.skipif(
 
 DEADLINE_S = 60
 Make = Callable[..., Any]
-
-SUBSCRIBER = """
-import sys
-from tea_transports import TransportConfig, create_transport
-
-config = TransportConfig(transport_type="zeromq", pattern="pub_sub", options={"receive_timeout": 30000})
-with create_transport(config) as sub:
-    sub.connect(sys.argv[1])
-    print(sub.receive().decode(), flush=True)
-"""
 
 
 def test_the_transport_declares_inproc_and_tcp_only() -> None:
@@ -60,8 +50,9 @@ def test_ipc_is_refused_with_the_alternatives(zmq_transport: Make, tmp_path: Any
 def test_tcp_crosses_processes(zmq_transport: Make) -> None:
     pub = zmq_transport()
     pub.bind("tcp://127.0.0.1:*")
-    command = [sys.executable, "-c", SUBSCRIBER, pub.endpoint]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        in_child.command("zeromq_subscriber", pub.endpoint), stdout=subprocess.PIPE, text=True
+    )
     try:
         pub.wait_for_subscribers(1, timeout=DEADLINE_S)
         pub.send(b"across processes")

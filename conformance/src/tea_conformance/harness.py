@@ -292,7 +292,7 @@ def free_tcp_port() -> int:
 
 def open_descriptors() -> int:
     """How many file descriptors this process has open (Linux and macOS), with those of its
-    control-protocol drivers (issue 20: a transport behind the protocol opens them there)."""
+    control-protocol drivers (a transport behind the protocol opens its descriptors there)."""
     from .remote.proxy import driver_descriptors
 
     for directory in ("/proc/self/fd", "/dev/fd"):

@@ -24,16 +24,38 @@ import os
 import stat
 import sys
 import threading
-from typing import Dict
+from typing import AbstractSet, Dict, Tuple
 
 from .errors import AddressError, AddressInUseError
 
-__all__ = ["forget_the_parents_names", "open_consumer", "open_producer", "release_name", "remove_fifo"]
+__all__ = [
+    "forget_the_parents_names",
+    "open_consumer",
+    "open_producer",
+    "release_address",
+    "split_address",
+]
 
 # inproc://NAME -> read end of the pipe until a consumer takes it, then -1; the name
 # stays reserved until the producer closes
 _inproc_pipes: Dict[str, int] = {}
 _inproc_lock = threading.RLock()  # re-entrant: close() from a signal handler may interrupt bind()
+
+
+def split_address(operation: str, address: str, protocols: AbstractSet[str]) -> Tuple[str, str]:
+    """``(scheme, target)`` of ``address``, one of the transport's ``protocols``.
+
+    :raises TypeError: ``address`` is not a str.
+    :raises AddressError: it is not ``inproc://NAME`` or ``ipc:///path/to/fifo``.
+    """
+    if not isinstance(address, str):
+        raise TypeError(f"address must be a str, got {type(address).__name__}")
+    scheme, sep, target = address.partition("://")
+    if not sep or scheme not in protocols or not target:
+        raise AddressError(
+            f"cannot {operation} {address!r}: UnixPipeTransport takes inproc://NAME or ipc:///path/to/fifo"
+        )
+    return scheme, target
 
 
 def open_producer(address: str, scheme: str, target: str) -> int:
@@ -101,17 +123,17 @@ def open_consumer(address: str, scheme: str, target: str) -> int:
     return read_fd
 
 
-def release_name(name: str) -> None:
-    """Free ``inproc://name`` (its producer closed), with a read end nobody took."""
+def release_address(scheme: str, target: str) -> None:
+    """Free what :func:`open_producer` made (its producer closed): the inproc name, with a
+    read end nobody took, or the FIFO's path."""
+    if scheme != "inproc":
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)
+        return
     with _inproc_lock:
-        unclaimed = _inproc_pipes.pop(name, -1)
+        unclaimed = _inproc_pipes.pop(target, -1)
     if unclaimed >= 0:
         os.close(unclaimed)
-
-
-def remove_fifo(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
 
 
 def forget_the_parents_names() -> None:

@@ -4,11 +4,10 @@ Addresses (``_pipe_ends``): ``inproc://NAME``, an anonymous ``os.pipe()`` shared
 two transports of one process, and ``ipc:///path/to/fifo``, a named FIFO, so producer and
 consumer may be different processes; ``bind()`` creates it and ``close()`` removes it.
 
-Messages are framed with a 4-byte big-endian length, so ``receive()`` returns whole
-messages. Every wait polls the data descriptor together with a wake-up pair (``_waiting``), so
-``close()`` from another thread ends a blocked ``send``/``receive`` at once; descriptors
-are set to -1 under the I/O lock when closed, so a closed descriptor number is never used
-again by mistake.
+Messages are framed (``_pipe_frames``), so ``receive()`` returns whole messages. Every
+wait polls the data descriptor together with a wake-up pair (``_waiting``), so ``close()``
+from another thread ends a blocked ``send``/``receive`` at once; descriptors are set to -1
+under the I/O lock when closed, so a closed descriptor number is never reused by mistake.
 
 Per message: ``send()`` holds the I/O lock for one all-or-nothing write of a frame of at
 most ``PIPE_BUF`` bytes (longer frames, full pipes and waits take a slower path that
@@ -30,24 +29,27 @@ the child never wake the parent's waits, release its inproc name or remove its F
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import os
-import select
-import struct
 import sys
 import threading
 import weakref
-from typing import Deque, List, Optional, Tuple, Union
+from typing import Deque, Optional, Tuple
 
 from ._arguments import check_flags, check_payload
-from ._pipe_ends import forget_the_parents_names, open_consumer, open_producer, release_name, remove_fifo
+from ._pipe_ends import (
+    forget_the_parents_names,
+    open_consumer,
+    open_producer,
+    release_address,
+    split_address,
+)
+from ._pipe_frames import ATOMIC_WRITE, HEADER_SIZE, FrameReader, pack_header
 from ._waiting import Closing, WakeUp, at_fork_in_child, wait_ready
 from ._waiting import deadline as _deadline
 from .base import BytesLike, Capabilities, Feature, Transport, TransportConfig, TransportStats
 from .errors import (
-    AddressError,
     BrokenTransportError,
     TransportError,
     TransportStateError,
@@ -56,15 +58,7 @@ from .errors import (
 
 __all__ = ["UnixPipeTransport"]
 
-_HEADER = struct.Struct(">I")
-_HEADER_SIZE = _HEADER.size
-_pack_header = _HEADER.pack
-_unpack_header = _HEADER.unpack_from
-_write, _read = os.write, os.read
-_READ_CHUNK = 1 << 16
-#: a pipe write of at most this many bytes is all or nothing (POSIX PIPE_BUF); longer
-#: frames may go in pieces, so they take the slow path, which marks the tail as pending
-_ATOMIC_WRITE = getattr(select, "PIPE_BUF", 512)
+_write = os.write
 
 # every open transport, so a forked child can mark its copies unusable at once, at no
 # cost to the per-message path
@@ -80,7 +74,7 @@ def _after_fork_in_child() -> None:
         # a parent thread may have held them at the fork: the child's copies would never
         # be released, and the child's calls must reach _unusable() instead of hanging
         transport._io_lock = threading.RLock()
-        transport._stats_lock = threading.Lock()
+        transport._reader.lock = threading.Lock()
         transport._in_slow_path = False  # that thread is not here
 
 
@@ -101,17 +95,14 @@ class UnixPipeTransport(Transport):
         super().__init__(config or TransportConfig())
         self._fd = -1
         self._role: Optional[str] = None
-        self._fifo_path: Optional[str] = None
-        self._inproc_name: Optional[str] = None
-        self._buffer = b""  # bytes read that do not make a whole frame yet
+        self._address: Optional[Tuple[str, str]] = None  # (scheme, target) that bind() made
+        self._reader = FrameReader()
         #: whole messages read and not yet returned; ``receive()`` pops them without the lock
-        self._inbox: Deque[bytes] = collections.deque()
-        self._frames_read = self._payload_read = 0  # received = read - still in the inbox
+        self._inbox: Deque[bytes] = self._reader.inbox
         self._pending = memoryview(b"")  # the unwritten tail of the last message sent
         self._closed = False
         self._close_deferred = False  # close() ran in a signal handler inside our own I/O
         self._in_slow_path = False  # set under the I/O lock: only this thread's handler sees it
-        self._stats_lock = threading.Lock()  # counters and inbox agree in a get_stats() snapshot
         # re-entrant locks, so that close() from a signal handler can see that its own
         # thread holds them (RLock._is_owned) instead of deadlocking
         self._io_lock = threading.RLock()  # held by send/receive; close() waits for it
@@ -137,10 +128,7 @@ class UnixPipeTransport(Transport):
     def bind(self, address: str) -> None:
         scheme, target = self._open_check("bind", address)
         write_fd = open_producer(address, scheme, target)
-        if scheme == "inproc":
-            self._inproc_name = target
-        else:
-            self._fifo_path = target
+        self._address = (scheme, target)
         self._start("publisher", write_fd, address)
 
     def connect(self, address: str) -> None:
@@ -156,15 +144,7 @@ class UnixPipeTransport(Transport):
                 f"cannot {operation} {address}: already the {self._role} on {self.endpoint}; "
                 f"use one transport per channel end"
             )
-        if not isinstance(address, str):
-            raise TypeError(f"address must be a str, got {type(address).__name__}")
-        scheme, sep, target = address.partition("://")
-        if not sep or scheme not in self.capabilities.protocols or not target:
-            raise AddressError(
-                f"cannot {operation} {address!r}: UnixPipeTransport takes inproc://NAME or "
-                f"ipc:///path/to/fifo"
-            )
-        return scheme, target
+        return split_address(operation, address, self.capabilities.protocols)
 
     def _start(self, role: str, fd: int, address: str) -> None:
         if sys.platform != "win32":  # (never reached there: no protocols)
@@ -193,8 +173,8 @@ class UnixPipeTransport(Transport):
         try:
             if self._ready != "publisher":
                 return self._send_slow(payload, noblock, b"")
-            frame = _pack_header(len(payload)) + payload
-            if len(frame) > _ATOMIC_WRITE:  # may be written in pieces: the slow path
+            frame = pack_header(len(payload)) + payload
+            if len(frame) > ATOMIC_WRITE:  # may be written in pieces: the slow path
                 return self._send_slow(payload, noblock, frame)
             try:
                 written = _write(self._fd, frame)  # all or nothing (EAGAIN): the pipe is atomic
@@ -203,7 +183,7 @@ class UnixPipeTransport(Transport):
             except OSError as exc:
                 raise self._io_error("send", exc) from exc
             self._messages_sent += 1
-            self._bytes_sent += written - _HEADER_SIZE
+            self._bytes_sent += written - HEADER_SIZE
             return len(payload)
         finally:
             lock.release()
@@ -220,7 +200,7 @@ class UnixPipeTransport(Transport):
                 self._check_role("send", "publisher")
             self._write_pending(deadline)  # the tail of an earlier message goes first
             if not frame:
-                frame = _pack_header(len(payload)) + payload
+                frame = pack_header(len(payload)) + payload
             self._pending = memoryview(frame)
             try:
                 self._write_pending(deadline)
@@ -287,7 +267,6 @@ class UnixPipeTransport(Transport):
             while True:
                 if not inbox:
                     self._fill(noblock)
-                    self._split()
                 try:
                     return inbox.popleft()
                 except IndexError:  # a lock-free receive() in another thread took it
@@ -297,55 +276,18 @@ class UnixPipeTransport(Transport):
             if self._close_deferred:
                 self._release()
 
-    def _split(self) -> None:
-        """Move every whole frame of the buffer into the inbox; keep the partial tail."""
-        data, pos = self._buffer, 0
-        frames: List[bytes] = []
-        size, append, unpack = len(data), frames.append, _unpack_header
-        while size - pos >= _HEADER_SIZE:
-            end = pos + _HEADER_SIZE + unpack(data, pos)[0]
-            if end > size:
-                break
-            append(data[pos + _HEADER_SIZE : end])
-            pos = end
-        self._buffer = data[pos:]
-        with self._stats_lock:
-            self._inbox.extend(frames)
-            self._frames_read += len(frames)
-            self._payload_read += pos - len(frames) * _HEADER_SIZE
-
     def _fill(self, noblock: bool) -> None:
-        """Read until the buffer holds at least one whole frame, waiting as the options say."""
-        deadline = _deadline(0 if noblock else self.options.receive_timeout)
-        data: Union[bytes, bytearray] = self._buffer
-        pending: Optional[bytearray] = None  # accumulates a frame longer than one read
-        try:
-            while True:
-                if len(data) >= _HEADER_SIZE and len(data) >= _HEADER_SIZE + _unpack_header(data, 0)[0]:
-                    return
-                try:
-                    chunk = _read(self._fd, _READ_CHUNK)
-                except BlockingIOError:
-                    self._wait(False, deadline, "receive")
-                    continue
-                except OSError as exc:
-                    raise self._io_error("receive", exc) from exc
-                if not chunk:
-                    raise BrokenTransportError(
-                        f"cannot receive on {self.endpoint}: the producer closed the pipe"
-                        + (" in the middle of a message" if data else "")
-                    )
-                if not data:
-                    data = chunk  # the common case: no copy
-                elif pending is None and len(data) < _READ_CHUNK:
-                    data += chunk  # the tail of the last read, completed: one copy
-                else:  # a long frame: grow in place, not by copying the whole each time
-                    if pending is None:
-                        pending = bytearray(data)
-                    pending += chunk
-                    data = pending
-        finally:  # whatever happened, no byte read is lost
-            self._buffer = bytes(data)  # no copy when it already is bytes
+        """Read until at least one whole message is in the inbox, waiting as the options say."""
+        until = _deadline(0 if noblock else self.options.receive_timeout)
+        self._reader.fill(
+            self._fd,
+            lambda: self._wait(False, until, "receive"),
+            lambda exc: self._io_error("receive", exc),
+            lambda cut: BrokenTransportError(
+                f"cannot receive on {self.endpoint}: the producer closed the pipe"
+                + (" in the middle of a message" if cut else "")
+            ),
+        )
 
     def _check_role(self, operation: str, role: str) -> None:
         if self._closed:
@@ -413,12 +355,10 @@ class UnixPipeTransport(Transport):
         wake, self._wake = self._wake, None
         if wake is not None:
             wake.close()
-        self._buffer = b""
-        with self._stats_lock:
-            self._frames_read -= len(self._inbox)  # dropped unread: not received
-            self._payload_read -= sum(map(len, self._inbox))
-            self._inbox.clear()
-        self._release_address()
+        self._reader.drop()  # read and not returned: not received
+        owned, self._address = self._address, None
+        if owned is not None:
+            release_address(*owned)
 
     def _drop_copies(self) -> None:
         """In a forked child: close this process's copies of the descriptors, nothing else.
@@ -436,14 +376,6 @@ class UnixPipeTransport(Transport):
         if wake is not None:
             wake.close()  # this process's copies only
 
-    def _release_address(self) -> None:
-        name, self._inproc_name = self._inproc_name, None
-        if name is not None:
-            release_name(name)
-        path, self._fifo_path = self._fifo_path, None
-        if path is not None:
-            remove_fifo(path)
-
     def __del__(self) -> None:
         super().__del__()
         if getattr(self, "_wake", None) is not None:  # not yet released (or a deferred close)
@@ -452,14 +384,12 @@ class UnixPipeTransport(Transport):
     def get_stats(self) -> TransportStats:
         if self._pid != os.getpid():
             raise self._unusable("get_stats")
-        with self._stats_lock:  # receive() pops without it: the snapshot is of one moment
-            inbox = list(self._inbox)
-            frames_read, payload_read = self._frames_read, self._payload_read
+        received, received_bytes = self._reader.received()
         return TransportStats(
             role=self._role,
             endpoint=self.endpoint,
             messages_sent=self._messages_sent,
             bytes_sent=self._bytes_sent,
-            messages_received=frames_read - len(inbox),
-            bytes_received=payload_read - sum(map(len, inbox)),
+            messages_received=received,
+            bytes_received=received_bytes,
         )

@@ -29,7 +29,7 @@ from tea_transports.base import NOBLOCK, BytesLike
 from .driver import REPLY_LIMIT, Driver, DriverError, Hello
 from .protocol import ProtocolError, decode_bytes, encode_bytes
 
-__all__ = ["RemoteTransport", "class_path", "driver_descriptors", "proxy_class"]
+__all__ = ["RemoteTransport", "class_path", "driver_descriptors", "proxy_class", "stop_drivers"]
 
 _PREFIX = "Remote_"
 _ENV = "TEA_CONFORMANCE_DRIVER_"
@@ -53,8 +53,6 @@ def driver_for(command: str) -> Driver:
     with _lock:
         driver = _drivers.get(command)
         if driver is None or driver.owner != os.getpid() or not driver.alive:
-            if not _drivers:
-                atexit.register(_stop_all)
             driver = _drivers[command] = Driver(command)
         return driver
 
@@ -70,11 +68,22 @@ def driver_descriptors() -> int:
     return total
 
 
-def _stop_all() -> None:
-    """At exit: this process's drivers get EOF, so they close their transports and exit."""
-    for driver in list(_drivers.values()):
-        if driver.owner == os.getpid():
-            driver.stop()
+def stop_drivers() -> None:
+    """Stop this process's drivers: each gets EOF, so it closes its transports and exits.
+
+    Runs at exit; a process that runs the suite many times (pytester) calls it after each
+    run, so finished drivers do not hold their processes and pipes. A transport made
+    before then fails its calls with a DriverError; a new one starts its driver again.
+    """
+    with _lock:
+        stopping = [d for d in _drivers.values() if d.owner == os.getpid()]
+        for command in [c for c, d in _drivers.items() if d in stopping]:
+            del _drivers[command]
+    for driver in stopping:
+        driver.stop()
+
+
+atexit.register(stop_drivers)
 
 
 def class_path(command: str) -> str:

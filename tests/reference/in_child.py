@@ -1,0 +1,280 @@
+"""What the reference tests run in a fresh interpreter: ``python in_child.py NAME ARG...``.
+
+Each child is a function here, so it is linted and typed like the tests; it reports on
+stdout, line by line, to the test that started it (:func:`command`). The package is
+imported inside each child, never at the top of this module: some children test what
+importing it does.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import selectors
+import sys
+import threading
+import warnings
+from pathlib import Path
+from types import FrameType
+from typing import Any, Callable, Dict, List, Optional, Union
+
+__all__ = ["command"]
+
+HERE = str(Path(__file__).resolve())
+
+
+def command(name: str, *args: str) -> List[str]:
+    """The command line that runs the child ``NAME(*args)`` in a fresh interpreter."""
+    return [sys.executable, HERE, name, *args]
+
+
+def _pipe(**options: Any) -> Any:
+    from tea_transports import TransportConfig, UnixPipeTransport
+
+    return UnixPipeTransport(TransportConfig(options=options))
+
+
+# -- importing the package -----------------------------------------------------------------
+
+
+def import_without_zmq() -> None:
+    import tea_transports  # noqa: F401
+
+    assert "zmq" not in sys.modules, "zmq imported"
+
+
+def create_without_pyzmq() -> None:
+    """Prints the error that creating a ZeroMQ transport raises where pyzmq is missing."""
+    sys.modules["zmq"] = None  # type: ignore[assignment]  # an environment without pyzmq, to import
+    from tea_transports import OptionalDependencyError, TransportConfig, create_transport
+
+    try:
+        create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
+    except OptionalDependencyError as exc:
+        print(exc)
+
+
+def entry_point_acme() -> None:
+    """The entry point ``acme`` (on PYTHONPATH) names the pipe transport."""
+    from tea_transports import UnixPipeTransport, available_transports, transport_class
+
+    assert "acme" in available_transports()
+    assert transport_class("acme") is UnixPipeTransport
+
+
+def zeromq_subscriber(address: str) -> None:
+    """Prints the first message received at ``address``."""
+    from tea_transports import TransportConfig, create_transport
+
+    config = TransportConfig(transport_type="zeromq", pattern="pub_sub", options={"receive_timeout": 30000})
+    with create_transport(config) as sub:
+        sub.connect(address)
+        print(sub.receive().decode(), flush=True)
+
+
+# -- the pipe transport across processes ---------------------------------------------------
+
+
+def fifo_consumer(address: str, count: str) -> None:
+    """Writes ``count`` messages received at ``address``, comma-separated."""
+    with _pipe(receive_timeout=10000) as reader:
+        reader.connect(address)
+        sys.stdout.write(",".join(reader.receive().decode() for _ in range(int(count))))
+
+
+def consumer(address: str) -> None:
+    """Reports "connected", then prints the one message it receives."""
+    with _pipe(receive_timeout=20000) as reader:
+        reader.connect(address)
+        print("connected", flush=True)
+        print(reader.receive().decode(), flush=True)
+
+
+# -- a forked child must not harm the parent -----------------------------------------------
+
+
+def fork_leaves_the_parent_alone(path: str) -> None:
+    from tea_transports import TransportStateError
+
+    writer = _pipe(send_timeout=5000)
+    writer.bind("ipc://" + path)
+    reader = _pipe(receive_timeout=5000)
+    reader.connect("ipc://" + path)
+    named = _pipe()
+    named.bind("inproc://jobs")
+    pid = os.fork()
+    if pid == 0:  # the child: use, close and drop its inherited copies, then exit normally
+        with _pipe() as own:  # the parent's names are not taken here
+            own.bind("inproc://jobs")
+        try:
+            writer.send(b"from the child")
+            print("child: send worked", flush=True)
+        except TransportStateError as exc:
+            print("child: refused:", exc, flush=True)
+        reader.close()
+        assert not reader.is_connected
+        del writer  # garbage collection of an unclosed copy, as at a child's exit
+        gc.collect()
+        sys.exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert status == 0, status
+    print("fifo exists:", os.path.exists(path))
+    with selectors.DefaultSelector() as wakes:
+        wakes.register(writer._wake.fileno(), selectors.EVENT_READ)
+        wakes.register(reader._wake.fileno(), selectors.EVENT_READ)
+        print("wake pipes quiet:", not wakes.select(0))
+    writer.send(b"after the fork")
+    print("parent received:", reader.receive())
+    writer.close()
+    reader.close()
+    named.close()
+    print("fifo removed by its owner:", not os.path.exists(path))
+
+
+def fork_while_another_thread_waits(path: str) -> None:
+    from tea_transports import TransportClosedError, TransportStateError
+
+    warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork() with threads running
+    writer = _pipe()
+    writer.bind("ipc://" + path)
+    reader = _pipe()
+    reader.connect("ipc://" + path)
+    outcome: List[Union[bytes, Exception]] = []
+
+    def receive() -> None:
+        try:
+            outcome.append(reader.receive())
+        except TransportClosedError as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=receive)
+    waiter.start()
+    while not reader._io_lock._is_owned() and waiter.is_alive():  # poll: the wait has begun
+        if reader._io_lock.acquire(blocking=False):
+            reader._io_lock.release()
+        else:
+            break
+    pid = os.fork()
+    if pid == 0:  # the waiting thread does not exist here, but its lock was copied held
+        operations: Dict[str, Callable[[], Any]] = {
+            "receive": reader.receive,
+            "send": lambda: writer.send(b"x"),
+        }
+        for name, operation in operations.items():
+            try:
+                operation()
+            except TransportStateError as exc:
+                print("child refused", name, "created in process" in str(exc), flush=True)
+        reader.close()
+        writer.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    writer.send(b"parent still works")
+    waiter.join(10)
+    print("parent received:", outcome)
+    reader.close()
+    writer.close()
+
+
+def forked_child_holds_nothing(path: str) -> None:
+    from tea_transports import BrokenTransportError, TransportTimeoutError
+
+    writer = _pipe()
+    writer.bind("ipc://" + path)
+    reader = _pipe(receive_timeout=3000)
+    reader.connect("ipc://" + path)
+    release_r, release_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # a child that lives on without touching the transports
+        os.read(release_r, 1)
+        os._exit(0)
+    writer.send(b"last")
+    writer.close()  # the producer is gone: the reader must see the end of the stream
+    print("received:", reader.receive())
+    try:
+        reader.receive()
+    except BrokenTransportError:
+        print("end of stream while the child lives")
+    except TransportTimeoutError:
+        print("no end of stream: the child keeps the pipe open")
+    os.write(release_w, b"x")
+    os.waitpid(pid, 0)
+    reader.close()
+
+
+# -- close() from a signal handler while the same thread waits -----------------------------
+
+
+def close_from_a_signal_handler(operation: str, path: str, reenter: str) -> None:
+    """Waits in ``operation`` (receive or send) until SIGTERM's handler closes the transport;
+    with ``reenter`` == "reenter", the handler first calls the interrupted operation again."""
+    import signal
+
+    from tea_transports import NOBLOCK, TransportClosedError, TransportStateError
+
+    writer = _pipe()
+    writer.bind("ipc://" + path)
+    reader = _pipe()
+    reader.connect("ipc://" + path)
+    blocked = reader if operation == "receive" else writer
+
+    def waiting_in(frame: Optional[FrameType], name: str) -> bool:
+        while frame is not None:
+            if frame.f_code.co_name == name and frame.f_locals.get("self") is blocked:
+                return True
+            frame = frame.f_back
+        return False
+
+    def on_sigterm(signum: int, frame: Optional[FrameType]) -> None:
+        # graceful shutdown, as applications write it; signals that arrive outside the
+        # wait (before it, or between two sends while the pipe still had room) are ignored,
+        # so the test always exercises close() during the wait
+        if waiting_in(frame, "_wait"):
+            if reenter == "reenter":  # the same call again, from inside the interrupted one: refused
+                try:
+                    blocked.receive(flags=NOBLOCK) if operation == "receive" else blocked.send(b"y")
+                except TransportStateError as exc:
+                    print("re-entry refused:", "signal handler" in str(exc), flush=True)
+            blocked.close()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    print("ready", flush=True)
+    try:
+        if operation == "receive":
+            reader.receive()  # nothing is ever sent: only close() can end it
+        else:
+            chunk = b"x" * 65536
+            while True:  # nobody reads: the pipe fills and send() waits for room
+                writer.send(chunk)
+    except TransportClosedError as exc:
+        print("closed:", exc, flush=True)
+    print("connected after close:", blocked.is_connected)
+    blocked.close()  # still idempotent
+    writer.close()
+    reader.close()
+    # the test keeps signalling until this process ends: at exit Python restores the default
+    # handler (which would kill it), but not an ignored signal
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("fifo removed:", not os.path.exists(path))
+
+
+CHILDREN: Dict[str, Callable[..., None]] = {
+    child.__name__: child
+    for child in (
+        import_without_zmq,
+        create_without_pyzmq,
+        entry_point_acme,
+        zeromq_subscriber,
+        fifo_consumer,
+        consumer,
+        fork_leaves_the_parent_alone,
+        fork_while_another_thread_waits,
+        forked_child_holds_nothing,
+        close_from_a_signal_handler,
+    )
+}
+
+
+if __name__ == "__main__":
+    name, *arguments = sys.argv[1:]
+    CHILDREN[name](*arguments)
