@@ -132,10 +132,13 @@ class CloseLeaks(ZeroMQPubSubTransport):
     """close() forgets the socket without closing it."""
 
     def close(self) -> None:
-        # the publisher's monitor socket too: each holds a descriptor until it is closed
-        monitor = getattr(self, "_monitor", None)
+        # the role's monitor socket too: each holds a descriptor until it is closed
+        part = self._publisher or self._subscriber
+        monitor = None if part is None else part.monitor
         _leaked.extend(s for s in (self._socket, self._wake, monitor) if s is not None)
-        self._socket = self._wake = self._monitor = None
+        if part is not None:
+            part.monitor = None
+        self._socket = self._wake = None
         self._closed = True
 
 
