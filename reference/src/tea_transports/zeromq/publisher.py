@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import time
-import uuid
 import weakref
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Protocol, Tuple
@@ -27,6 +26,7 @@ from .._arguments import check_flags, check_payload
 from ..errors import TransportStateError, TransportTimeoutError
 from .base import libzmq_errors, translate_error
 from .diagnostics import SlowSubscriberWarning
+from .monitors import close_monitor
 from .security import reload_domain
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ __all__ = [
     "Publisher",
     "Subscriptions",
     "has_input",
-    "monitor_socket",
 ]
 
 NOBLOCK = zmq.NOBLOCK
@@ -162,10 +161,7 @@ class Publisher:
         if self.outbox is not None:
             self.outbox.close(sock)
         monitor, self.monitor = self.monitor, None
-        if monitor is not None:
-            if sock is not None:
-                sock.disable_monitor()
-            monitor.close(linger=0)
+        close_monitor(sock, monitor)
 
     def forget(self) -> None:
         """A copy in a forked child: drop (never close) the parent's resources."""
@@ -366,17 +362,3 @@ def _rebind(sock: zmq.Socket[Any], endpoint: str) -> None:
 def has_input(sock: zmq.Socket[Any]) -> bool:
     events: int = sock.getsockopt(_EVENTS)  # type: ignore[assignment]
     return bool(events & _POLLIN)
-
-
-def monitor_socket(sock: zmq.Socket[Any], events: int) -> zmq.Socket[Any]:
-    """A PAIR socket that receives ``sock``'s events, with no high water mark: libzmq blocks
-    the socket's I/O thread on a full monitor queue (a publisher that makes no call while
-    1,000 subscribers come and go would stop delivering, and close() would hang)."""
-    # a unique name: pyzmq's default is derived from the descriptor number, which a socket
-    # still being reaped by libzmq may hold, so a new socket's monitor would find it in use
-    address = f"inproc://tea-monitor-{uuid.uuid4().hex}"
-    sock.monitor(address, events)
-    events_socket: zmq.Socket[Any] = sock.context.socket(zmq.PAIR)
-    events_socket.setsockopt(zmq.RCVHWM, 0)  # before connect: an inproc pipe's mark is set then
-    events_socket.connect(address)
-    return events_socket

@@ -40,7 +40,8 @@ from ..base import Capabilities, Feature, TransportConfig, TransportStats
 from ..errors import ConfigurationError, TransportStateError
 from ..options import as_prefix
 from .base import ZeroMQTransport, _protocols
-from .publisher import NOTES_PER_SNAPSHOT, Publisher, monitor_socket
+from .monitors import open_monitor
+from .publisher import NOTES_PER_SNAPSHOT, Publisher
 from .subscriber import Subscriber
 
 __all__ = ["Mode", "PlainMode", "ZeroMQPubSubTransport"]
@@ -160,14 +161,14 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         if isinstance(part, Publisher):
             events = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
             inproc = str(self.endpoint).startswith("inproc://")
-            part.attach(sock, None if inproc else monitor_socket(sock, events))
+            part.attach(sock, None if inproc else open_monitor(sock, events))
             self._publisher = part
         elif isinstance(part, Subscriber):
             monitor = None
             if self.config.options.get("max_message_size") is not None:
                 # libzmq drops a connection that delivers an oversize message and does not
                 # reconnect it; watch for that, so one bad message cannot silence us for good
-                monitor = monitor_socket(sock, zmq.EVENT_DISCONNECTED)
+                monitor = open_monitor(sock, zmq.EVENT_DISCONNECTED)
             part.attach(sock, monitor)
             self._subscriber = part
 

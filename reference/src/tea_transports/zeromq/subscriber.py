@@ -24,6 +24,7 @@ from .._arguments import check_flags
 from ..errors import TransportStateError, TransportTimeoutError
 from .base import libzmq_errors
 from .diagnostics import logger
+from .monitors import close_monitor
 
 if TYPE_CHECKING:
     from .pubsub import ZeroMQPubSubTransport
@@ -96,10 +97,7 @@ class Subscriber:
     def finish(self, sock: Optional[zmq.Socket[Any]]) -> None:
         """At close, under the lock: the monitor closes."""
         monitor, self.monitor = self.monitor, None
-        if monitor is not None:
-            if sock is not None:
-                sock.disable_monitor()
-            monitor.close(linger=0)
+        close_monitor(sock, monitor)
 
     def forget(self) -> None:
         """A copy in a forked child: drop (never close) the parent's resources."""
