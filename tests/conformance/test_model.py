@@ -19,11 +19,15 @@ from tea_conformance.contracts.model import ModelSubscriber
 from tea_conformance.contracts.model_run import ModelRun
 
 HERE = Path(__file__).parent
-#: enough examples and time to find and shrink each fault (with its seed: the examples needed
-#: to find a fault vary with the seed, from 4 to a few hundred; these find each within 300;
-#: 180 s so that a loaded machine still runs them all)
+#: enough examples and time to find and shrink each fault; 180 s so that a loaded machine
+#: still runs them all
 CATCH = ["--model-examples=300", "--scenario-timeout=180", "--protocol=inproc"]
-SEEDS = {"UnsubscribeSweepsLonger": 3}  # a seed that finds it within 300 examples (5 does not)
+#: the sequence that fails first varies with the seed, from the 3rd to beyond the 300th (the
+#: report says which); each seed here finds its fault early, so a slow machine cannot run out
+#: of time first: measured, the first failing sequence of each fault was SendAfterBatchLost 3,
+#: ResubscribeIgnored 12, NoblockBatchLosesOne 15 (seed 1: 186), UnsubscribeSweepsLonger 62,
+#: NonAsciiStrFilterMisencoded 9
+SEEDS = {"ResubscribeIgnored": 3, "NoblockBatchLosesOne": 9, "UnsubscribeSweepsLonger": 1}
 
 pytestmark = pytest.mark.usefixtures("faults_on_path")
 
@@ -51,7 +55,8 @@ def test_fault_is_caught_by_the_model(pytester: pytest.Pytester, fault: str) -> 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"*The shortest failing sequence (seed {seed}: rerun with --model-seed={seed}), as a script:*",
+            f"*Sequence * failed first. The shortest failing sequence (seed {seed}: rerun with "
+            f"--model-seed={seed}), as a script:*",
             f"*with ModelRun.start('combination_faults:{fault}', 'inproc', on_hwm='drop') as run:*",
             "FAILED tea-conformance::TEA-CONF-MODEL-001*",
         ]

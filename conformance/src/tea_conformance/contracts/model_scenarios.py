@@ -109,11 +109,13 @@ class _Runs:
         self.budget_end = h.deadline - _RESERVE * max(0.0, h.remaining())
         self.failure: Optional[Tuple[List[str], str, BaseException]] = None
         self.examples = self.steps = 0  # sequences run (not counting those skipped for time), steps
+        self.first_failing = 0  # which sequence failed first (how many a seed needs to find it)
 
     def out_of_time(self) -> bool:
         return time.monotonic() >= self.budget_end
 
     def failed(self, steps: List[str], exc: BaseException) -> None:
+        self.first_failing = self.first_failing or self.examples
         if self.failure is None or len(steps) <= len(self.failure[0]):
             self.failure = (list(steps), f"{type(exc).__name__}: {exc}", exc)
 
@@ -143,7 +145,8 @@ def run_model(h: Harness, scenario: str, modes: Sequence[str]) -> None:
         steps, problem, cause = runs.failure or ([], f"{type(exc).__name__}: {exc}", exc)
         text = script(h.target.name, h.protocol, modes[0], steps, case_seed(h, scenario), scenario, problem)
         raise ConformanceFailure(
-            f"{problem}\n\nThe shortest failing sequence (seed {_OPTIONS['seed']}: rerun with "
+            f"{problem}\n\nSequence {runs.first_failing} failed first. "
+            f"The shortest failing sequence (seed {_OPTIONS['seed']}: rerun with "
             f"--model-seed={_OPTIONS['seed']}), as a script:\n\n{text}"
         ) from cause
     _report(scenario, runs, "")
