@@ -210,7 +210,6 @@ class DefaultHwm100(ZeroMQPubSubTransport):
             sock.setsockopt(zmq.RCVHWM, 100)
 
 
-#: faulty transport -> the scenario meant to catch it
 class CountsWithoutWaiting(ZeroMQPubSubTransport):
     """wait_for_subscribers() says yes at once, before any subscription has arrived."""
 
@@ -292,6 +291,17 @@ class ClampsHwmSilently(ZeroMQPubSubTransport):
         super().__init__(dataclasses.replace(config, options=options))
 
 
+class SubscriptionsWithinMark(ZeroMQPubSubTransport):
+    """A subscriber's send mark is high_water_mark: libzmq silently drops the subscriptions
+    that do not fit in it (a filter beyond the mark never delivers)."""
+
+    def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
+        super()._configure(sock, role)
+        if role == "subscriber":
+            sock.setsockopt(zmq.SNDHWM, self.options.high_water_mark)
+
+
+#: faulty transport -> the scenario meant to catch it
 CAUGHT_BY: Dict[str, str] = {
     "DropsMessage": "TEA-STREAM-002.2-INT-002",
     "Reorders": "TEA-STREAM-002.2-INT-004",
@@ -318,4 +328,5 @@ CAUGHT_BY: Dict[str, str] = {
     "NoblockBatchWaits": "TEA-CONF-UNIT-007",
     "NoblockSendBlocks": "TEA-CONF-INT-006",
     "ClampsHwmSilently": "TEA-CONF-INT-015",
+    "SubscriptionsWithinMark": "TEA-CONF-INT-018",
 }

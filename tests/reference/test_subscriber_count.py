@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import pytest
 import zmq
 from tea_transports import (
     TransportTimeoutError,
@@ -50,3 +51,18 @@ def test_xsub_frames_that_are_not_subscriptions_change_nothing(zmq_transport: Ma
         assert pub.get_stats().subscriptions == 2
     finally:
         peer.close(linger=0)
+
+
+@pytest.mark.parametrize("when", ["at connect", "after connect"])
+def test_every_filter_beyond_the_high_water_mark_reaches_the_publisher(
+    zmq_transport: Make, when: str
+) -> None:
+    # a SUB's subscriptions travel through its send mark; libzmq drops what does not fit
+    prefixes = [b"f%04d." % i for i in range(1500)]  # the default mark is 1,000
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    sub = zmq_transport(subscribe_filter=prefixes if when == "at connect" else b"f0000.")
+    sub.connect(pub.endpoint)
+    for prefix in prefixes[1:] if when == "after connect" else ():
+        sub.subscribe(prefix)
+    assert pub.wait_for_subscribers(1500, timeout=10) == 1500

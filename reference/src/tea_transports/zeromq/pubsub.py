@@ -31,7 +31,7 @@ XSUB peer that are not subscriptions, and cancels of prefixes nobody subscribed,
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Protocol, Union
+from typing import Any, Callable, Iterable, List, Optional, Protocol, Union
 
 import zmq
 
@@ -48,10 +48,6 @@ __all__ = ["Mode", "PlainMode", "ZeroMQPubSubTransport"]
 
 # a subscriber reads ahead at most this many messages (and a quarter of its high water mark)
 _READ_AHEAD = 256
-#: the calls a role answers itself: bound on the transport at bind/connect, so the hot
-#: paths cost no call more than when the transport held the role's state
-_PUBLISHER_CALLS = ("send", "send_many")
-_SUBSCRIBER_CALLS = ("receive", "receive_many")
 
 
 class Mode(Protocol):
@@ -128,6 +124,10 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         self._subscriber: Optional[Subscriber] = None
         #: the role being opened: _configure() sets up its socket
         self._opening: Optional[Union[Publisher, Subscriber]] = None
+        #: the role's own send() and receive(), taken once at bind/connect for the hot paths
+        #: (bound to the role, which holds this transport weakly: no reference cycle)
+        self._send: Optional[Callable[[Any, int], int]] = None
+        self._receive: Optional[Callable[[int, int], bytes]] = None
 
     def _new_mode(self) -> Mode:
         return PlainMode(self)
@@ -138,13 +138,13 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         """Become the publisher on ``address`` (see ``addresses`` for the accepted forms)."""
         publisher = self._mode.publisher(self)
         self._open_role(publisher, zmq.XPUB, "publisher", address)
-        self._bind_calls(publisher.outbox or publisher, _PUBLISHER_CALLS)
+        self._send = (publisher.outbox or publisher).send
 
     def connect(self, address: str) -> None:
         """Become a subscriber of the publisher at ``address``, filtered by ``subscribe_filter``."""
         subscriber = self._mode.subscriber(self)
         self._open_role(subscriber, zmq.SUB, "subscriber", address)
-        self._bind_calls(subscriber, _SUBSCRIBER_CALLS)
+        self._receive = subscriber.receive
 
     def _open_role(self, part: Union[Publisher, Subscriber], kind: int, role: str, address: str) -> None:
         self._opening = part
@@ -171,12 +171,6 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
                 monitor = open_monitor(sock, zmq.EVENT_DISCONNECTED)
             part.attach(sock, monitor)
             self._subscriber = part
-
-    def _bind_calls(self, part: object, names: Iterable[str]) -> None:
-        """Let the role answer ``names`` directly, unless a subclass overrides them."""
-        for name in names:
-            if getattr(type(self), name) is getattr(ZeroMQPubSubTransport, name):
-                setattr(self, name, getattr(part, name))
 
     def _configure(self, sock: zmq.Socket[Any], role: str) -> None:
         super()._configure(sock, role)
@@ -210,8 +204,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         if part is not None:
             part.forget()
         self._publisher = self._subscriber = None
-        for name in (*_PUBLISHER_CALLS, *_SUBSCRIBER_CALLS):
-            self.__dict__.pop(name, None)
+        self._send = self._receive = None
 
     def __del__(self) -> None:
         super().__del__()  # the ResourceWarning
@@ -224,13 +217,13 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
     def send(self, data: Any, flags: int = 0) -> int:
         """Publish ``data`` to every subscriber whose filter matches (see ``Transport.send``)."""
-        publisher = self._publisher
-        if publisher is None:
+        send = self._send
+        if send is None:
             if flags or type(flags) is not int or type(data) is not bytes:
                 check_flags(flags)
                 check_payload(data)
             raise self._wrong_role("send", "publisher")
-        return (publisher.outbox or publisher).send(data, flags)
+        return send(data, flags)
 
     def send_many(self, messages: Iterable[Any]) -> int:
         """Publish ``messages`` in order under one lock; see ``Transport.send_many``."""
@@ -281,12 +274,12 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
 
     def receive(self, size: int = 4096, flags: int = 0) -> bytes:
         """Return the next message that matches this subscriber's filters."""
-        subscriber = self._subscriber
-        if subscriber is None:
+        receive = self._receive
+        if receive is None:
             if type(flags) is not int or (flags and flags != zmq.NOBLOCK):
                 check_flags(flags)
             raise self._wrong_role("receive", "subscriber")
-        return subscriber.receive(size, flags)
+        return receive(size, flags)
 
     def receive_many(self, max_messages: int = 1024, flags: int = 0) -> List[bytes]:
         """One wait, then every queued message up to ``max_messages``; see ``Transport.receive_many``."""

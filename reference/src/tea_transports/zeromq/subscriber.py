@@ -78,6 +78,10 @@ class Subscriber:
         """Before connect: libzmq's share of the high water mark, and the filters."""
         transport = self.transport
         self.filters = transport._filters
+        # a SUB sends nothing but subscriptions, and libzmq replays them on every (re)connect
+        # through a pipe bounded by SNDHWM, dropping what does not fit: unbounded, every
+        # filter reaches the publisher (the mark bounds what we receive, RCVHWM)
+        sock.setsockopt(zmq.SNDHWM, 0)
         if transport.options.high_water_mark:
             sock.setsockopt(zmq.RCVHWM, transport._mode.receive_hwm)
         for prefix in self.filters:

@@ -45,12 +45,9 @@ class Unpacker:
         self.ledger = JoinLedger()
 
     def configure(self, sock: zmq.Socket[Any], filters: List[bytes]) -> None:
-        """Before connect: room for every subscription, frames a little over the size
-        limit (their table and trailer), and a join for each filter."""
-        # a SUB sends nothing but subscriptions, two a filter here (its own and its join),
-        # and libzmq replays them on every (re)connect through a pipe bounded by SNDHWM,
-        # dropping what does not fit: unbounded, every filter reaches the publisher
-        sock.setsockopt(zmq.SNDHWM, 0)
+        """Before connect: frames a little over the size limit (their table and trailer),
+        and a join for each filter (the subscriber's send mark is unbounded: two
+        subscriptions a filter here, its own and its join, all reach the publisher)."""
         if self._size_limit is not None:
             sock.setsockopt(zmq.MAXMSGSIZE, self._size_limit + frame_overhead(self._frame_messages))
         for prefix in filters:
