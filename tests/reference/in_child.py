@@ -72,6 +72,27 @@ def zeromq_subscriber(address: str) -> None:
         print(sub.receive().decode(), flush=True)
 
 
+def subscription_storm(mode: str, address: str) -> None:
+    """Subscribes to ``keep``, then subscribes and unsubscribes in a loop for at most 60 s,
+    or until stdin closes; prints ``up`` once connected and ``over`` when it stops."""
+    import time
+
+    from tea_transports import TransportConfig, create_transport
+
+    options = {"subscribe_filter": [b"keep"]}
+    with create_transport(TransportConfig(transport_type=mode, pattern="pub_sub", options=options)) as sub:
+        sub.connect(address)
+        print("up", flush=True)
+        stdin = selectors.DefaultSelector()
+        stdin.register(sys.stdin, selectors.EVENT_READ)
+        deadline, i = time.monotonic() + 60, 0
+        while time.monotonic() < deadline and not (i % 100 == 0 and stdin.select(0)):
+            sub.subscribe(b"s%d" % (i % 50))
+            sub.unsubscribe(b"s%d" % (i % 50))
+            i += 1
+        print("over", flush=True)
+
+
 # -- the pipe transport across processes ---------------------------------------------------
 
 
@@ -265,6 +286,7 @@ CHILDREN: Dict[str, Callable[..., None]] = {
         create_without_pyzmq,
         entry_point_acme,
         zeromq_subscriber,
+        subscription_storm,
         fifo_consumer,
         consumer,
         fork_leaves_the_parent_alone,
