@@ -30,9 +30,10 @@ _METADATA: Dict[str, Any] = {"ac": "lifecycle", "priority": "P1", "title": "a sc
 
 @pytest.fixture
 def empty_registry(monkeypatch: pytest.MonkeyPatch) -> Dict[str, registry.Registered]:
-    """Register into a registry of the test's own, leaving the suite's untouched."""
+    """Register into a registry of the test's own, not yet sealed, leaving the suite's untouched."""
     fresh: Dict[str, registry.Registered] = {}
     monkeypatch.setattr(registry, "REGISTRY", fresh)
+    monkeypatch.setattr(registry, "_SEALED", [False])
     return fresh
 
 
@@ -126,6 +127,10 @@ def test_a_contract_without_its_metadata_cannot_be_declared(
         ({"patterns": {"pubsub"}}, "patterns=['pubsub'] must be some of"),
         ({"patterns": set()}, "patterns=[] must be some of"),
         ({"protocols": ("udp",)}, "protocols=('udp',) must be some of inproc, ipc, tcp"),
+        ({"protocols": "tcp"}, "protocols='tcp' must be a tuple of names"),
+        ({"platforms": [1]}, "platforms=[1] must be a tuple of names"),
+        ({"title": None}, "the title is empty"),
+        ({"cross_process": True, "protocols": ("inproc",)}, "cross_process=True needs a protocol"),
         ({"reference_only": True}, "a reference-only scenario names its twin"),
         ({"twin": "TEA-CONF-UNIT-001"}, "a reference-only scenario names its twin"),
     ],
@@ -143,8 +148,32 @@ def test_metadata_that_cannot_be_right_is_refused_naming_the_contract(
     "short_id", ["UNIT-01", "CONF-UNT-001", "TEA-CONF-UNIT-001", "conf-unit-001", "UNIT-001 "]
 )
 def test_a_malformed_id_is_refused(empty_registry: Dict[str, registry.Registered], short_id: str) -> None:
-    with pytest.raises(ValueError, match="is malformed: write UNIT-NNN"):
-        contract(short_id, **_METADATA)
+    with pytest.raises(
+        ValueError, match=r"on test_catalogue._check: scenario ID .* is malformed: write UNIT-NNN"
+    ):
+        contract(short_id, **_METADATA)(_check)
+    assert empty_registry == {}
+
+
+def test_a_list_of_protocols_is_taken_as_a_tuple(empty_registry: Dict[str, registry.Registered]) -> None:
+    contract("CONF-INT-099", **_METADATA, protocols=["tcp", "ipc"])(_check)
+    (registered,) = empty_registry.values()
+    assert registered.scenario.protocols == ("tcp", "ipc")
+    assert hash(registered.scenario)  # a list would have made it unhashable
+
+
+def test_only_a_function_can_be_a_contract(empty_registry: Dict[str, registry.Registered]) -> None:
+    with pytest.raises(TypeError, match="decorates a function of a Harness, not 42"):
+        contract("CONF-INT-099", **_METADATA)(42)  # type: ignore[arg-type]
+    assert empty_registry == {}
+
+
+def test_a_contract_declared_after_the_catalogue_was_built_is_refused(
+    empty_registry: Dict[str, registry.Registered],
+) -> None:
+    registry.seal()
+    with pytest.raises(ValueError, match="the catalogue is already built, so this scenario would never run"):
+        contract("CONF-INT-099", **_METADATA)(_check)
     assert empty_registry == {}
 
 

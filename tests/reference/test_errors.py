@@ -4,6 +4,8 @@ recovery from an oversize message."""
 from __future__ import annotations
 
 import contextlib
+import copy
+import pickle
 from typing import Any, Callable, List
 
 import pytest
@@ -90,3 +92,39 @@ def test_subscribe_with_a_non_prefix_is_a_type_error(zmq_transport: Make) -> Non
     for call in (sub.subscribe, sub.unsubscribe):
         with pytest.raises(TypeError, match="bytes or str"):
             call(5)
+
+
+# -- what cannot be done to a transport says so --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["zeromq", "unix"])
+@pytest.mark.parametrize("how", [copy.copy, copy.deepcopy, pickle.dumps])
+def test_a_transport_cannot_be_copied(kind: str, how: Callable[[Any], Any]) -> None:
+    config = TransportConfig(transport_type=kind, pattern="pub_sub" if kind == "zeromq" else "direct")
+    with create_transport(config) as transport:
+        if kind == "zeromq":
+            transport.bind("tcp://127.0.0.1:*")
+        with pytest.raises(TypeError, match="cannot be copied or pickled: it owns its socket or pipe"):
+            how(transport)
+        assert transport.is_connected == (kind == "zeromq")  # the original is untouched
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        (("a",), "count must be an int >= 0, got 'a'"),
+        ((-1,), "count must be an int >= 0, got -1"),
+        ((True,), "count must be an int >= 0, got True"),
+        ((1, "x"), "timeout must be None .* got 'x'"),
+        ((1, -2), "timeout must be None .* got -2"),
+        ((1, float("nan")), "timeout must be None .* got nan"),
+    ],
+)
+def test_wait_for_subscribers_refuses_what_is_no_count_or_timeout(
+    zmq_transport: Make, arguments: Any, problem: str
+) -> None:
+    pub = zmq_transport()
+    pub.bind("tcp://127.0.0.1:*")
+    with pytest.raises(TypeError, match=problem):
+        pub.wait_for_subscribers(*arguments)
+    assert pub.wait_for_subscribers(0, 0) == 0  # and it still works

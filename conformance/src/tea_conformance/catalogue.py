@@ -109,7 +109,9 @@ def build(declared: Iterable[Scenario], order: Sequence[str] = ORDER) -> Tuple[S
 @cache
 def _catalogue() -> Tuple[Scenario, ...]:
     from .contracts import REGISTRY  # importing the contracts registers every scenario
+    from .contracts.registry import seal
 
+    seal()  # a contract declared after this would never run: it is refused instead
     return build(registered.scenario for registered in REGISTRY.values())
 
 

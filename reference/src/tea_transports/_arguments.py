@@ -44,3 +44,14 @@ def check_flags(flags: Any) -> bool:
 def deadline_seconds(timeout_ms: Optional[int]) -> Optional[float]:
     """Turn an option in milliseconds into seconds; None stays None (no limit)."""
     return None if timeout_ms is None else timeout_ms / 1000.0
+
+
+def check_wait(count: Any, timeout: Any) -> None:
+    """The arguments of ``wait_for_subscribers()``.
+
+    :raises TypeError: ``count`` is not an int >= 0, or ``timeout`` neither None nor seconds >= 0.
+    """
+    if type(count) is not int or count < 0:
+        raise TypeError(f"count must be an int >= 0, got {count!r}")
+    if timeout is not None and (type(timeout) not in (int, float) or not timeout >= 0):
+        raise TypeError(f"timeout must be None (no limit) or seconds >= 0, got {timeout!r}")

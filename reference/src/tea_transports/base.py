@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Dict, FrozenSet, Iterable, List, Optional, Union
+from typing import Any, ClassVar, Dict, FrozenSet, Iterable, List, Optional, SupportsIndex, Tuple, Union
 
 from .errors import (
     ConfigurationError,
@@ -314,6 +314,21 @@ class Transport(ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __copy__(self) -> Transport:
+        raise self._not_copied()
+
+    def __deepcopy__(self, memo: object) -> Transport:
+        raise self._not_copied()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> Union[str, Tuple[object, ...]]:
+        raise self._not_copied()  # pickle, and copy where __copy__ is not looked up
+
+    def _not_copied(self) -> TypeError:
+        return TypeError(
+            f"a {type(self).__name__} cannot be copied or pickled: it owns its socket or pipe, "
+            f"which a copy would share; create another with create_transport(config)"
+        )
 
     def __del__(self) -> None:
         try:

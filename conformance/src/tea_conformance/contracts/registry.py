@@ -4,7 +4,7 @@ function that checks it, declared together.
 
 from __future__ import annotations
 
-from typing import AbstractSet, Callable, Dict, NamedTuple, Optional, Tuple
+from typing import AbstractSet, Callable, Dict, Iterable, NamedTuple, Optional, Tuple
 
 from tea_transports import PATTERNS, Feature
 
@@ -12,7 +12,7 @@ from ..criteria import GROUPS
 from ..harness import Harness
 from ..scenario import ALL_PROTOCOLS, LEVELS, PUB_SUB, Scenario, full_id
 
-__all__ = ["REGISTRY", "Contract", "Registered", "contract"]
+__all__ = ["REGISTRY", "Contract", "Registered", "contract", "seal"]
 
 Contract = Callable[[Harness], None]
 
@@ -27,6 +27,8 @@ class Registered(NamedTuple):
 #: every declared scenario by full ID, in the order the family modules were imported (the
 #: catalogue orders them)
 REGISTRY: Dict[str, Registered] = {}
+#: set once the catalogue is built from REGISTRY: a contract declared after it would never run
+_SEALED = [False]
 
 _PRIORITIES = ("P0", "P1", "P2", "P3")
 _GRADES = ("SHALL", "SHOULD")  # ZeroMQ RFC 29's words
@@ -40,9 +42,9 @@ def contract(
     title: str,
     patterns: AbstractSet[str] = PUB_SUB,
     features: AbstractSet[str] = frozenset(),
-    protocols: Optional[Tuple[str, ...]] = None,
+    protocols: Optional[Iterable[str]] = None,
     cross_process: bool = False,
-    platforms: Optional[Tuple[str, ...]] = None,
+    platforms: Optional[Iterable[str]] = None,
     grade: str = "SHALL",
     reference_only: bool = False,
     twin: Optional[str] = None,
@@ -54,27 +56,34 @@ def contract(
     the level. ``ac`` is the group (an acceptance criterion, ``risk``, or a TEA-CONF
     family of :data:`~tea_conformance.criteria.GROUPS`); the needs are
     :class:`~tea_conformance.scenario.Scenario`'s. Metadata that cannot be right (an
-    unknown group, feature or protocol, a second contract for one ID) raises
-    ``ValueError`` when the module is imported, naming the function.
+    unknown group, feature or protocol, a malformed ID, a second contract for one ID, one
+    declared after the catalogue was built) raises ``ValueError`` when the module is
+    imported, naming the function.
     """
-    scenario = Scenario(
-        full_id(short_id),
-        ac,
-        LEVELS[short_id.split("-")[-2]],
-        priority,
-        title,
-        patterns=frozenset(patterns),
-        features=frozenset(features),
-        protocols=protocols,
-        cross_process=cross_process,
-        platforms=platforms,
-        grade=grade,
-        reference_only=reference_only,
-        twin=twin,
-    )
 
     def register(function: Contract) -> Contract:
-        where = f"@contract({short_id!r}) on {function.__module__}.{function.__qualname__}"
+        name = getattr(function, "__qualname__", None)
+        if not callable(function) or name is None:
+            raise TypeError(f"@contract({short_id!r}) decorates a function of a Harness, not {function!r}")
+        where = f"@contract({short_id!r}) on {function.__module__}.{name}"
+        try:
+            scenario = Scenario(
+                full_id(short_id),
+                ac,
+                LEVELS[short_id.split("-")[-2]],
+                priority,
+                title,
+                patterns=frozenset(patterns),
+                features=frozenset(features),
+                protocols=_names("protocols", protocols),
+                cross_process=cross_process,
+                platforms=_names("platforms", platforms),
+                grade=grade,
+                reference_only=reference_only,
+                twin=twin,
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
         problem = _problem(scenario)
         if problem:
             raise ValueError(f"{where}: {problem}")
@@ -84,10 +93,30 @@ def contract(
                 f"{where}: {other.__module__}.{other.__qualname__} already checks {scenario.id}; "
                 f"give one of them another ID"
             )
+        if _SEALED[0]:
+            raise ValueError(
+                f"{where}: the catalogue is already built, so this scenario would never run; "
+                f"declare scenarios in tea_conformance/contracts/ (CONTRIBUTING: Add a scenario)"
+            )
         REGISTRY[scenario.id] = Registered(scenario, function)
         return function
 
     return register
+
+
+def seal() -> None:
+    """The catalogue is built: from now on a contract cannot be declared."""
+    _SEALED[0] = True
+
+
+def _names(what: str, names: Optional[Iterable[str]]) -> Optional[Tuple[str, ...]]:
+    """``names`` as a tuple (a list would make the scenario unhashable); None stays None."""
+    if names is None:
+        return None
+    values = None if isinstance(names, str) or not isinstance(names, Iterable) else tuple(names)
+    if values is None or not all(isinstance(name, str) for name in values):
+        raise TypeError(f"{what}={names!r} must be a tuple of names, e.g. ('tcp',)")
+    return values
 
 
 def _problem(scenario: Scenario) -> str:
@@ -99,7 +128,7 @@ def _problem(scenario: Scenario) -> str:
         return f"priority={scenario.priority!r} is not one of {', '.join(_PRIORITIES)}"
     if scenario.grade not in _GRADES:
         return f"grade={scenario.grade!r} is not one of {', '.join(_GRADES)}"
-    if not scenario.title.strip():
+    if not isinstance(scenario.title, str) or not scenario.title.strip():
         return "the title is empty: say what the scenario checks, in words that fit any transport"
     if not scenario.patterns or not scenario.patterns <= set(PATTERNS):
         return f"patterns={sorted(scenario.patterns)} must be some of {', '.join(PATTERNS)}"
@@ -107,6 +136,8 @@ def _problem(scenario: Scenario) -> str:
         return f"features {sorted(scenario.features - features)} are no tea_transports.Feature"
     if scenario.protocols is not None and not set(scenario.protocols) <= set(ALL_PROTOCOLS):
         return f"protocols={scenario.protocols} must be some of {', '.join(ALL_PROTOCOLS)}"
+    if scenario.cross_process and scenario.protocols and set(scenario.protocols) <= {"inproc"}:
+        return "cross_process=True needs a protocol that crosses processes (inproc cannot)"
     if scenario.reference_only != (scenario.twin is not None):
         return "a reference-only scenario names its twin (twin=...), and only it does"
     return ""

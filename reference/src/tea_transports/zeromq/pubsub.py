@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, List, Optional, Protocol, Union
 
 import zmq
 
-from .._arguments import check_flags, check_payload
+from .._arguments import check_flags, check_payload, check_wait
 from ..base import Capabilities, Feature, TransportConfig, TransportStats
 from ..errors import ConfigurationError, TransportStateError
 from ..options import as_prefix
@@ -244,6 +244,7 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         :raises TransportTimeoutError: fewer than ``count`` arrived within ``timeout`` s.
         :raises TransportStateError: this transport is not a publisher.
         """
+        check_wait(count, timeout)
         with self._io_lock:
             publisher = self._publisher
             if publisher is None or publisher.sock is None:
