@@ -278,6 +278,9 @@ public final class TeaJeroMQDriver {
                 check(address, false);
                 ZMQ.Socket s = CONTEXT.socket(ZMQ.SUB);
                 s.setRcvHWM(hwm);
+                // a SUB sends only subscriptions, through a pipe bounded by its send mark, and
+                // replays them all at every (re)connect: unbounded, none is dropped
+                s.setSndHWM(0);
                 s.setLinger(0); // a subscriber has nothing of the caller's to deliver
                 s.setReceiveTimeOut(SLICE_MS);
                 for (String p : filters) {
