@@ -8,6 +8,7 @@ skipped with the reason, never failed. The features are looked up, not inferred 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
@@ -83,20 +84,25 @@ def address(ipc_dir: str) -> Callable[[str], str]:
 
 
 @pytest.fixture
-def zmq_transport() -> Iterator[Callable[..., Any]]:
-    """Create ZeroMQ PUB/SUB transports with options; all are closed after the test."""
+def pubsub_transport() -> Iterator[Callable[..., Any]]:
+    """Create PUB/SUB transports, ``make(transport_type, **options)``; all are closed after
+    the test."""
     made: List[Transport] = []
 
-    def make(**options: Any) -> Any:
-        transport = create_transport(
-            TransportConfig(transport_type="zeromq", pattern="pub_sub", options=options)
-        )
-        made.append(transport)
-        return transport
+    def make(transport_type: str, **options: Any) -> Any:
+        config = TransportConfig(transport_type=transport_type, pattern="pub_sub", options=options)
+        made.append(create_transport(config))
+        return made[-1]
 
     yield make
     for transport in made:
         transport.close()
+
+
+@pytest.fixture
+def zmq_transport(pubsub_transport: Callable[..., Any]) -> Callable[..., Any]:
+    """Create ZeroMQ PUB/SUB transports with options; all are closed after the test."""
+    return functools.partial(pubsub_transport, "zeromq")
 
 
 @pytest.fixture

@@ -4,14 +4,15 @@ call, and in time all of them."""
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import threading
 import uuid
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, List
 
 import in_child
 import pytest
-from tea_transports import Transport, TransportConfig, TransportTimeoutError, create_transport
+from tea_transports import TransportTimeoutError
 from waits import until
 
 Make = Callable[..., Any]
@@ -20,18 +21,8 @@ SENT = 1100  # past the plain publisher's periodic read of subscriptions
 
 
 @pytest.fixture(params=["zeromq", "zeromq-stream"])
-def make(request: pytest.FixtureRequest) -> Iterator[Make]:
-    made: List[Transport] = []
-
-    def make(**options: Any) -> Any:
-        config = TransportConfig(transport_type=request.param, pattern="pub_sub", options=options)
-        transport = create_transport(config)
-        made.append(transport)
-        return transport
-
-    yield make
-    for transport in made:
-        transport.close()
+def make(request: pytest.FixtureRequest, pubsub_transport: Make) -> Make:
+    return functools.partial(pubsub_transport, request.param)
 
 
 def test_a_send_reads_a_bounded_share_of_a_subscription_flood(make: Make) -> None:

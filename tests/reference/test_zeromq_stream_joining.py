@@ -7,14 +7,14 @@ has: the report of ends whose options differ.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable
 
 import pytest
 from tea_conformance.contracts import CONTRACTS
 from tea_conformance.harness import Harness, Target
-from tea_transports import Transport, TransportConfig, create_transport
 from tea_transports.zeromq.stream import ZeroMQStreamTransport
 from test_zeromq_pubsub import PROTOCOLS  # ipc marked as needing it
 
@@ -52,17 +52,8 @@ def test_a_restarted_publisher_is_joined_again(protocol: str) -> None:
 
 
 @pytest.fixture
-def stream() -> Iterator[Callable[..., Any]]:
-    made: List[Transport] = []
-
-    def make(**options: Any) -> Any:
-        config = TransportConfig(transport_type="zeromq-stream", pattern="pub_sub", options=options)
-        made.append(create_transport(config))
-        return made[-1]
-
-    yield make
-    for transport in made:
-        transport.close()
+def stream(pubsub_transport: Callable[..., Any]) -> Callable[..., Any]:
+    return functools.partial(pubsub_transport, "zeromq-stream")
 
 
 @pytest.mark.parametrize(

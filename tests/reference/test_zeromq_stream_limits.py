@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+import functools
+from typing import Any, Callable
 
 import pytest
-from tea_transports import Transport, TransportConfig, create_transport
 from tea_transports.zeromq.framing import TopicTable, split_by_topic
 from test_zeromq_pubsub import PROTOCOLS  # ipc marked as needing it
 
@@ -13,18 +13,8 @@ Make = Callable[..., Any]
 
 
 @pytest.fixture
-def stream() -> Iterator[Make]:
-    made: List[Transport] = []
-
-    def make(**options: Any) -> Any:
-        config = TransportConfig(transport_type="zeromq-stream", pattern="pub_sub", options=options)
-        transport = create_transport(config)
-        made.append(transport)
-        return transport
-
-    yield make
-    for transport in made:
-        transport.close()
+def stream(pubsub_transport: Make) -> Make:
+    return functools.partial(pubsub_transport, "zeromq-stream")
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS[1:])
