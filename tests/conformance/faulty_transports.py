@@ -8,11 +8,12 @@ import atexit
 import dataclasses
 import logging
 from collections import Counter
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import zmq
 from tea_transports import TransportConfig
 from tea_transports.zeromq import ZeroMQPubSubTransport
+from tea_transports.zeromq.monitors import close_monitor
 from tea_transports.zeromq.publisher import Publisher, Subscriptions
 from tea_transports.zeromq.pubsub import PlainMode
 
@@ -111,7 +112,7 @@ class IsConnectedLies(ZeroMQPubSubTransport):
         pass
 
 
-_leaked: List[Any] = []
+_leaked: List[Tuple[Any, ...]] = []
 
 
 @atexit.register
@@ -119,13 +120,14 @@ def close_leaked() -> None:
     """Close what CloseLeaks forgot, once the suite has counted it: after each self-test
     (tests/conformance/conftest.py), so a worker does not pile them up, and at exit,
     before the reference's own exit hook ends the context (or pyzmq prints a
-    ResourceWarning traceback for each)."""
+    ResourceWarning traceback for each). The monitor's events stop before its reader
+    closes: the other way round, a peer leaving meanwhile blocks libzmq's I/O thread, and
+    every later tcp and ipc case of the worker fails (tea_transports.zeromq.monitors)."""
     while _leaked:
-        leaked = _leaked.pop()
-        if isinstance(leaked, zmq.Socket):
-            leaked.close(linger=0)
-        else:
-            leaked.close()
+        sock, wake, monitor = _leaked.pop()
+        close_monitor(sock, monitor)
+        sock.close(linger=0)
+        wake.close()
 
 
 class CloseLeaks(ZeroMQPubSubTransport):
@@ -134,8 +136,8 @@ class CloseLeaks(ZeroMQPubSubTransport):
     def close(self) -> None:
         # the role's monitor socket too: each holds a descriptor until it is closed
         part = self._publisher or self._subscriber
-        monitor = None if part is None else part.monitor
-        _leaked.extend(s for s in (self._socket, self._wake, monitor) if s is not None)
+        if self._socket is not None:
+            _leaked.append((self._socket, self._wake, None if part is None else part.monitor))
         if part is not None:
             part.monitor = None
         self._socket = self._wake = None

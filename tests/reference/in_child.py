@@ -279,6 +279,63 @@ def close_from_a_signal_handler(operation: str, path: str, reenter: str) -> None
     print("fifo removed:", not os.path.exists(path))
 
 
+# -- a transport dropped without close() -----------------------------------------------------
+
+
+def dropped_unclosed(role: str, how: str, path: str) -> None:
+    """Drops a publisher or subscriber without close(), ``dropped`` or ``in-a-cycle``, but
+    keeps its socket; that socket then sees a peer come or go. Prints ``delivered`` when the
+    process's tcp and ipc still work after that, ``frozen`` when they do not."""
+    import zmq
+    from tea_transports import TransportConfig, create_transport
+
+    context = zmq.Context.instance()
+    options = {} if role == "publisher" else {"max_message_size": 1024}  # watched for drops
+    transport = create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub", options=options))
+    peer = context.socket(zmq.SUB if role == "publisher" else zmq.XPUB)
+    peer.linger = 0
+    if role == "publisher":
+        transport.bind(f"ipc://{path}-dropped.sock")
+    else:
+        peer.bind(f"ipc://{path}-peer.sock")
+        transport.connect(f"ipc://{path}-peer.sock")
+    sock = transport._socket
+    if how == "in-a-cycle":
+        transport.cycle = transport
+    del transport
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # unclosed: the point of this child
+        gc.collect()
+    if role == "publisher":  # a subscriber comes (its subscription arrives) and goes
+        peer.subscribe(b"")
+        peer.connect(f"ipc://{path}-dropped.sock")
+        arrived = sock.poll(5000)
+    else:  # the subscriber's subscription arrives, then its publisher goes
+        arrived = peer.poll(5000)
+    peer.close()
+    print("delivered" if arrived and _still_delivers(context, f"ipc://{path}-probe.sock") else "frozen")
+    sys.stdout.flush()
+    os._exit(0)  # a frozen I/O thread would hold the exit
+
+
+def _still_delivers(context: Any, address: str) -> bool:
+    """Whether a new PUB/SUB pair delivers over ``address`` within 10 s."""
+    import time
+
+    import zmq
+
+    pub, sub = context.socket(zmq.PUB), context.socket(zmq.SUB)
+    pub.bind(address)
+    sub.subscribe(b"")
+    sub.connect(address)
+    until = time.monotonic() + 10
+    while time.monotonic() < until:
+        pub.send(b"probe")
+        if sub.poll(50):
+            return True
+    return False
+
+
 CHILDREN: Dict[str, Callable[..., None]] = {
     child.__name__: child
     for child in (
@@ -293,6 +350,7 @@ CHILDREN: Dict[str, Callable[..., None]] = {
         fork_while_another_thread_waits,
         forked_child_holds_nothing,
         close_from_a_signal_handler,
+        dropped_unclosed,
     )
 }
 

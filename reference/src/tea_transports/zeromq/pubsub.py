@@ -161,14 +161,14 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         if isinstance(part, Publisher):
             events = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
             inproc = str(self.endpoint).startswith("inproc://")
-            part.attach(sock, None if inproc else open_monitor(sock, events))
+            part.attach(sock, None if inproc else open_monitor(sock, events, part))
             self._publisher = part
         elif isinstance(part, Subscriber):
             monitor = None
             if self.config.options.get("max_message_size") is not None:
                 # libzmq drops a connection that delivers an oversize message and does not
                 # reconnect it; watch for that, so one bad message cannot silence us for good
-                monitor = open_monitor(sock, zmq.EVENT_DISCONNECTED)
+                monitor = open_monitor(sock, zmq.EVENT_DISCONNECTED, part)
             part.attach(sock, monitor)
             self._subscriber = part
 
