@@ -4,7 +4,6 @@ reference and the pipe transport, and fails each faulty transport on its scenari
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any, List
 
@@ -151,15 +150,15 @@ def test_a_certification_collects_nothing_from_the_directory(
     result.stdout.fnmatch_lines(["*not_installed_anywhere_xyz*"])
 
 
-def test_what_a_faulty_transport_leaked_is_closed_at_exit() -> None:
+def test_what_a_faulty_transport_leaked_is_closed_at_exit(ipc_dir: str) -> None:
     # CloseLeaks forgets its sockets; pyzmq warned about each when the worker exited (404
     # ResourceWarning tracebacks in a passing run, hiding what matters): the module's exit
     # hook closes them (measured: 404 before, 0 after, in -k "faulty_transport_fails")
     leaky = faulty_transports.CloseLeaks(TransportConfig(transport_type="zeromq", pattern="pub_sub"))
-    leaky.bind(f"inproc://leaked-{uuid.uuid4().hex}")
+    leaky.bind(f"ipc://{ipc_dir}/leaked.sock")  # not inproc: the peer monitor is leaked too
     leaky.close()
-    sockets = list(faulty_transports._leaked)
-    assert sockets and not any(_closed(s) for s in sockets)
+    sockets = [s for leaked in faulty_transports._leaked for s in leaked]
+    assert len(sockets) == 3 and not any(_closed(s) for s in sockets)
     faulty_transports.close_leaked()
     assert all(_closed(s) for s in sockets) and not faulty_transports._leaked
 

@@ -294,22 +294,24 @@ class ModelRun:
 
     # -- receiving ----------------------------------------------------------------------
 
-    def receive(self, index: int, how: str = "wait") -> None:
+    def receive(self, index: int, how: str = "wait", count: int = 3) -> None:
         """One receive on subscriber ``index``: ``wait`` (receive_timeout), ``size1``
-        (receive(1) still returns whole messages), ``noblock``, ``many``, ``many_noblock``."""
+        (receive(1) still returns whole messages), ``noblock``, or ``many`` and
+        ``many_noblock``, which ask for up to ``count`` messages."""
         sub = self.subs[index]
         calls = {
             "wait": lambda: [sub.receive()],
             "size1": lambda: [sub.receive(1)],
             "noblock": lambda: [sub.receive(flags=NOBLOCK)],
-            "many": lambda: sub.receive_many(3),
-            "many_noblock": lambda: sub.receive_many(3, flags=NOBLOCK),
+            "many": lambda: sub.receive_many(count),
+            "many_noblock": lambda: sub.receive_many(count, flags=NOBLOCK),
         }
         try:
             got = calls[how]()
         except TransportTimeoutError:
             return  # always allowed: a message may still be on its way
-        if not isinstance(got, list) or not 1 <= len(got) <= 3 or any(type(m) is not bytes for m in got):
+        most = count if how.startswith("many") else 1
+        if not isinstance(got, list) or not 1 <= len(got) <= most or any(type(m) is not bytes for m in got):
             raise ConformanceFailure(f"subscriber {index}: receive ({how}) returned {got!r:.200}")
         self._check(index, got)
 
