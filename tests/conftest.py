@@ -43,6 +43,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires(*features): skip unless the platform has them (see tests/conftest.py)"
     )
+    config.addinivalue_line("markers", "slow: takes half a minute or more; collected first")
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    # the longest first: under xdist each starts at once, and none is left running alone at
+    # the end while the other workers are idle
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_report_header() -> List[str]:

@@ -58,6 +58,7 @@ def test_fault_passes_every_fixed_scenario(pytester: pytest.Pytester, tmp_path: 
     across.assert_outcomes(passed=len(elsewhere))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", COMBINATION_FAULTS)
 def test_fault_is_caught_by_the_model(pytester: pytest.Pytester, fault: str) -> None:
     seed = SEEDS.get(fault, 1)
@@ -80,6 +81,7 @@ def test_fault_is_caught_by_the_model(pytester: pytest.Pytester, fault: str) -> 
     assert ran.returncode != 0 and "ConformanceFailure: " in ran.stderr.splitlines()[-1], ran.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("transport", "cases"), [("zeromq", 6), ("unix", 2)])
 def test_reference_and_pipe_pass_the_model(pytester: pytest.Pytester, transport: str, cases: int) -> None:
     result = pytester.runpytest(f"--transport={transport}", "-k", "MODEL", "--model-examples=20")
@@ -88,6 +90,7 @@ def test_reference_and_pipe_pass_the_model(pytester: pytest.Pytester, transport:
     assert outcomes["passed"] == cases, outcomes
 
 
+@pytest.mark.slow
 def test_workers_share_the_seed(pytester: pytest.Pytester) -> None:
     # no --model-seed: the controller picks one and every xdist worker uses it
     fault = "SendAfterBatchLost"  # found within a few examples, whatever the seed

@@ -95,6 +95,7 @@ def redis_server(tmp_path: Path) -> Iterator[str]:
         server.wait(10)
 
 
+@pytest.mark.slow
 def test_redis_transport_is_certified(
     pytester: pytest.Pytester, tmp_path: Path, redis_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -206,6 +206,7 @@ def _outcomes(transport: Dict[str, Any]) -> Dict[Any, str]:
     return {(r["scenario_id"], r["protocol"]): r["outcome"] for r in transport["results"]}
 
 
+@pytest.mark.slow
 def test_the_reference_gets_the_same_outcomes_through_the_protocol(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
@@ -311,6 +312,7 @@ def java_driver(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"java -cp {classes}{os.pathsep}{JEROMQ} TeaJeroMQDriver"
 
 
+@pytest.mark.slow
 def test_the_java_transport_is_certified(pytester: pytest.Pytester, tmp_path: Path, java_driver: str) -> None:
     report = tmp_path / "java.json"
     result = pytester.runpytest(

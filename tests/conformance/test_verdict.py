@@ -65,6 +65,7 @@ def test_a_few_features_in_process_is_not_the_reference(pytester: pytest.Pyteste
     assert result.ret == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["TcpOnly", "RefusesUndeclaredProtocol"])
 def test_tcp_only_is_certified_for_tcp_only(
     pytester: pytest.Pytester, tmp_path: Path, transport: str
@@ -76,6 +77,7 @@ def test_tcp_only_is_certified_for_tcp_only(
     assert document["certified"]["protocols"] == ["tcp"]
 
 
+@pytest.mark.slow
 def test_the_reference_is_certified_on_all_three_protocols(pytester: pytest.Pytester, tmp_path: Path) -> None:
     result, document = certify(pytester, tmp_path, "--transport=zeromq", "-n", "2")
     assert_certified(

@@ -356,6 +356,7 @@ def test_close_from_a_signal_handler_during_sends(stream: Make) -> None:
         sub.receive(flags=zmq.NOBLOCK)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("delay", "count"), [(500, 400_000), (0, 50_000)])
 @pytest.mark.requires("sigalrm")
 def test_a_signal_handlers_send_never_overtakes_accepted_messages(

@@ -245,6 +245,7 @@ def test_close_during_receive_1000_times(zmq_transport: Make, address: Any, prot
     poll_until(lambda: fds() <= before, 10, f"descriptors return to {before}")
 
 
+@pytest.mark.slow
 @pytest.mark.requires("ipc", "proc")
 def test_ten_thousand_cycles_return_to_baseline(address: Any) -> None:
     from tea_transports import TransportConfig, create_transport
