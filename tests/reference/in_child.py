@@ -282,10 +282,10 @@ def close_from_a_signal_handler(operation: str, path: str, reenter: str) -> None
 # -- a transport dropped without close() -----------------------------------------------------
 
 
-def dropped_unclosed(role: str, how: str, path: str) -> None:
+def dropped_unclosed(role: str, how: str) -> None:
     """Drops a publisher or subscriber without close(), ``dropped`` or ``in-a-cycle``, but
     keeps its socket; that socket then sees a peer come or go. Prints ``delivered`` when the
-    process's tcp and ipc still work after that, ``frozen`` when they do not."""
+    process's tcp still works after that, ``frozen`` when it does not."""
     import zmq
     from tea_transports import TransportConfig, create_transport
 
@@ -295,10 +295,11 @@ def dropped_unclosed(role: str, how: str, path: str) -> None:
     peer = context.socket(zmq.SUB if role == "publisher" else zmq.XPUB)
     peer.linger = 0
     if role == "publisher":
-        transport.bind(f"ipc://{path}-dropped.sock")
+        transport.bind("tcp://127.0.0.1:*")
+        address = str(transport.endpoint)
     else:
-        peer.bind(f"ipc://{path}-peer.sock")
-        transport.connect(f"ipc://{path}-peer.sock")
+        address = f"tcp://127.0.0.1:{peer.bind_to_random_port('tcp://127.0.0.1')}"
+        transport.connect(address)
     sock = transport._socket
     if how == "in-a-cycle":
         transport.cycle = transport
@@ -308,26 +309,26 @@ def dropped_unclosed(role: str, how: str, path: str) -> None:
         gc.collect()
     if role == "publisher":  # a subscriber comes (its subscription arrives) and goes
         peer.subscribe(b"")
-        peer.connect(f"ipc://{path}-dropped.sock")
+        peer.connect(address)
         arrived = sock.poll(5000)
     else:  # the subscriber's subscription arrives, then its publisher goes
         arrived = peer.poll(5000)
     peer.close()
-    print("delivered" if arrived and _still_delivers(context, f"ipc://{path}-probe.sock") else "frozen")
+    print("delivered" if arrived and _still_delivers(context) else "frozen")
     sys.stdout.flush()
     os._exit(0)  # a frozen I/O thread would hold the exit
 
 
-def _still_delivers(context: Any, address: str) -> bool:
-    """Whether a new PUB/SUB pair delivers over ``address`` within 10 s."""
+def _still_delivers(context: Any) -> bool:
+    """Whether a new PUB/SUB pair delivers over tcp within 10 s."""
     import time
 
     import zmq
 
     pub, sub = context.socket(zmq.PUB), context.socket(zmq.SUB)
-    pub.bind(address)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
     sub.subscribe(b"")
-    sub.connect(address)
+    sub.connect(f"tcp://127.0.0.1:{port}")
     until = time.monotonic() + 10
     while time.monotonic() < until:
         pub.send(b"probe")
