@@ -337,6 +337,87 @@ def _still_delivers(context: Any) -> bool:
     return False
 
 
+def monitor_out_of_descriptors(role: str) -> None:
+    """Binds (``publisher``) or connects (``subscriber``, which has a monitor with
+    ``max_message_size``) under descriptor limits one apart, so that some attempt runs out
+    between the socket and its monitor's reader; after each, a peer comes (the publisher)
+    or goes (the subscriber's). Prints each failure's type, then whether tcp still works."""
+    import resource
+
+    import zmq
+    from tea_transports import TransportConfig, create_transport
+
+    context = zmq.Context.instance()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    base = len(os.listdir("/proc/self/fd"))
+    options = {} if role == "publisher" else {"max_message_size": 1024}
+    failures: List[str] = []
+    for extra in range(12):
+        peer = context.socket(zmq.SUB if role == "publisher" else zmq.XPUB)
+        peer.linger = 0
+        port = 0 if role == "publisher" else peer.bind_to_random_port("tcp://127.0.0.1")
+        config = TransportConfig(transport_type="zeromq", pattern="pub_sub", options=options)
+        transport = create_transport(config)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (base + extra, hard))
+        try:
+            if role == "publisher":
+                transport.bind("tcp://127.0.0.1:*")
+            else:
+                transport.connect(f"tcp://127.0.0.1:{port}")
+        except Exception as exc:
+            failures.append(type(exc).__name__)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if role == "publisher" and transport.endpoint:  # a bound socket left behind sees it too
+            peer.connect(str(transport.endpoint))
+        peer.close()
+        transport.close()
+    print(" ".join(sorted(set(failures))) or "none")
+    print("delivered" if _still_delivers(context) else "frozen")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def close_after_context_term() -> None:
+    """A subscriber with a monitor, blocked in receive(); another thread terminates the
+    shared context (pyzmq's way to end blocked calls). Prints what receive() raised, what
+    close() did, and whether term() ended."""
+    import zmq
+    from tea_transports import TransportConfig, create_transport
+
+    context = zmq.Context.instance()
+    peer = context.socket(zmq.XPUB)
+    peer.linger = 0
+    port = peer.bind_to_random_port("tcp://127.0.0.1")
+    options = {"max_message_size": 1024}
+    sub = create_transport(TransportConfig(transport_type="zeromq", pattern="pub_sub", options=options))
+    sub.connect(f"tcp://127.0.0.1:{port}")
+    assert peer.poll(10_000), "the subscription never arrived"
+    outcome: List[str] = []
+
+    def receive_then_close() -> None:
+        try:
+            sub.receive()
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+        try:
+            sub.close()
+            outcome.append("closed")
+        except BaseException as exc:
+            outcome.append(f"close raised {type(exc).__name__}")
+
+    receiver = threading.Thread(target=receive_then_close, daemon=True)
+    receiver.start()
+    peer.close()
+    terminator = threading.Thread(target=context.term, daemon=True)
+    terminator.start()
+    receiver.join(10)
+    terminator.join(10)
+    print(" ".join(outcome), "term ended" if not terminator.is_alive() else "term hangs")
+    sys.stdout.flush()
+    os._exit(0)
+
+
 CHILDREN: Dict[str, Callable[..., None]] = {
     child.__name__: child
     for child in (
@@ -352,6 +433,8 @@ CHILDREN: Dict[str, Callable[..., None]] = {
         forked_child_holds_nothing,
         close_from_a_signal_handler,
         dropped_unclosed,
+        monitor_out_of_descriptors,
+        close_after_context_term,
     )
 }
 

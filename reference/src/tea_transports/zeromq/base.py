@@ -1,16 +1,14 @@
 """``ZeroMQTransport``: what every ZeroMQ pattern shares.
 
-* One context per process, ``zmq.Context.instance()`` (pyzmq makes a fresh one after
-  ``fork``); only the exit hook of ``lifecycle`` terminates it, to deliver what is queued.
-* Socket options from the transport's options, applied before bind/connect.
-* Addresses validated before libzmq sees them; libzmq errors translated once, here.
+* One context per process, ``zmq.Context.instance()`` (fresh after ``fork``); only the
+  exit hook of ``lifecycle`` terminates it, to deliver what is queued.
+* Options applied and addresses validated before bind/connect; libzmq errors translated here.
 * Safe close across threads. libzmq sockets are not thread-safe: closing one under a
   ``recv`` blocked in another thread hangs (inproc) or aborts the process (tcp). So every
   socket call holds ``_io_lock``, and nothing ever *waits* inside libzmq holding it: a
   waiting call releases the lock and waits on the socket's own descriptor (``zmq.FD``, a
-  SOCKET handle on Windows) together with a wake-up pair, through ``.._waiting``, the
-  waiting and closing every transport of the package shares. ``close()`` raises the flag,
-  wakes the waiter and takes the lock before it touches the socket.
+  SOCKET handle on Windows) and a wake-up pair, through ``.._waiting`` (shared by every
+  transport). ``close()`` raises the flag, wakes the waiter and takes the lock first.
 * ``close()`` from a signal handler that interrupted this thread inside a socket call
   (the lock is then held by this very thread) only marks the transport closed and wakes
   it; the interrupted call if it waits, or the next call, another ``close()`` or the exit
@@ -56,8 +54,7 @@ _INT_OPTIONS = {
     "reconnect_interval_max": (0, _INT32_MAX, zmq.RECONNECT_IVL_MAX),
 }
 ZEROMQ_OPTIONS = frozenset(_INT_OPTIONS) | CURVE_OPTIONS | {"hwm_warning_interval"}
-# a waiting call re-reads the socket's state at least this often (s): another thread's
-# call on the same socket may consume the edge that zmq.FD signals
+# a waiting call re-reads the socket's state this often (s): another thread may take its edge
 _WAIT_SLICE_S = 0.1
 
 
@@ -192,10 +189,9 @@ class ZeroMQTransport(Transport):
         self._io_lock = threading.RLock()
 
     def _forked_copy(self) -> None:
-        """In a child after fork: make every use fail fast, and forget (never close, write to
-        or unlink) the parent's socket, wake-up pair, ipc file and ZAP domain. pyzmq does
-        not close a socket that a child inherited when it is garbage collected. The lock is
-        new: a parent's thread may have held it at the fork, and no one would release it."""
+        """In a child after fork: every use fails fast; the parent's socket, wake-up pair, ipc
+        file and ZAP domain are forgotten, never closed, written to or unlinked (pyzmq does
+        not close an inherited socket either). A new lock: a parent's thread may hold it."""
         self._new_lock()
         self._owner.forked = True
         self._closed = True
@@ -241,7 +237,6 @@ class ZeroMQTransport(Transport):
             self._socket = sock
             self._role = role
             self._fd = int(sock.getsockopt(zmq.FD))
-            self._attach(sock)
         lifecycle.track(self, stop_authenticator)
         return sock
 
@@ -260,6 +255,7 @@ class ZeroMQTransport(Transport):
             else:
                 sock.connect(address)
                 self.endpoint = address
+            self._attach(sock)  # the role's state and monitor: on failure, undone with the socket
         except BaseException as exc:
             self._discard(sock)
             if isinstance(exc, zmq.ZMQError):
@@ -270,6 +266,7 @@ class ZeroMQTransport(Transport):
         return sock
 
     def _discard(self, sock: zmq.Socket[Any]) -> None:
+        self._end_role(sock)
         sock.close(linger=0)
         wake, self._wake = self._wake, None
         if wake is not None:
@@ -360,11 +357,12 @@ class ZeroMQTransport(Transport):
     def _finish_close(self) -> None:
         """Close the socket and wake-up pair; called with ``_io_lock`` held, once closed;
         idempotent."""
+        self._end_role(self._socket)
         self._detach()
         sock, self._socket = self._socket, None
         if sock is not None:
-            # linger is for the caller's messages; a subscriber has none to deliver, only
-            # subscriptions, which must not hold the process's exit when its publisher is gone
+            # linger is for the caller's messages: a subscriber's subscriptions must not hold
+            # the process's exit once its publisher is gone
             linger = self.options.linger if self._role == "publisher" else 0
             sock.close(linger=linger)
             self._remove_ipc_file()
@@ -376,6 +374,9 @@ class ZeroMQTransport(Transport):
 
     def _attach(self, sock: zmq.Socket[Any]) -> None:
         """The socket is bound or connected: set up the role's state; under ``_io_lock``."""
+
+    def _end_role(self, sock: Optional[zmq.Socket[Any]]) -> None:
+        """Before the socket closes, the role lets go of what it holds; under ``_io_lock``."""
 
     def _detach(self) -> None:
         """Forget per-role resources (monitors, shortcuts); called under ``_io_lock``."""

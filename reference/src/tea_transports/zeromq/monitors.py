@@ -10,6 +10,7 @@ close the two sockets in any order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 import weakref
@@ -29,9 +30,17 @@ def open_monitor(sock: zmq.Socket[Any], events: int, owner: object) -> zmq.Socke
     # still being reaped by libzmq may hold, so a new socket's monitor would find it in use
     address = f"inproc://tea-monitor-{uuid.uuid4().hex}"
     sock.monitor(address, events)
-    events_socket: zmq.Socket[Any] = sock.context.socket(zmq.PAIR)
-    events_socket.setsockopt(zmq.RCVHWM, 0)  # before connect: an inproc pipe's mark is set then
-    events_socket.connect(address)
+    try:
+        events_socket: zmq.Socket[Any] = sock.context.socket(zmq.PAIR)
+    except BaseException:  # out of descriptors, say: no reader, so no events
+        sock.disable_monitor()
+        raise
+    try:
+        events_socket.setsockopt(zmq.RCVHWM, 0)  # before connect: an inproc pipe's mark is set then
+        events_socket.connect(address)
+    except BaseException:
+        close_monitor(sock, events_socket)
+        raise
     # holds both sockets, so the collector cannot close either before this has run
     weakref.finalize(owner, _stop_if_ours, os.getpid(), sock, events_socket).atexit = False
     return events_socket
@@ -41,7 +50,10 @@ def close_monitor(sock: Optional[zmq.Socket[Any]], monitor: Optional[zmq.Socket[
     """Stop ``sock``'s events (when it is still ours) and close ``monitor``; either may be None."""
     if monitor is not None:
         if sock is not None and not sock.closed:
-            sock.disable_monitor()
+            # a terminated context refuses this, but then no event can block: every send
+            # in it fails at once (ETERM), and the sockets must still close for term() to end
+            with contextlib.suppress(zmq.ContextTerminated):
+                sock.disable_monitor()
         monitor.close(linger=0)
 
 

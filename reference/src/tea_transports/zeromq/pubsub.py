@@ -193,11 +193,10 @@ class ZeroMQPubSubTransport(ZeroMQTransport):
         if part is not None:
             part.detach()
 
-    def _finish_close(self) -> None:
+    def _end_role(self, sock: Optional[zmq.Socket[Any]]) -> None:
         part = self._part()
-        if part is not None:  # first: a publisher's outbox sends what it holds
-            part.finish(self._socket)
-        super()._finish_close()
+        if part is not None:  # a publisher's outbox sends what it holds; the monitor closes
+            part.finish(sock)
 
     def _forget_role_resources(self) -> None:
         part = self._part()
