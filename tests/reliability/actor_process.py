@@ -19,7 +19,9 @@ class Actor:
     def __init__(self, *args: str, prefix: Optional[List[str]] = None) -> None:
         command = [*(prefix or []), sys.executable, ACTORS, *args]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
 
     def expect(self, event: str, timeout: float = 30) -> Dict[str, Any]:
         assert self.process.stdout is not None
@@ -38,9 +40,15 @@ class Actor:
     def pid(self) -> int:
         return self.process.pid
 
+    def release(self) -> None:
+        """Let a subscriber started with ``"hold": true`` leave."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(10)
-        if self.process.stdout:
-            self.process.stdout.close()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream and not stream.closed:
+                stream.close()

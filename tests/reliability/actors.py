@@ -3,6 +3,9 @@ reporting one JSON object per line on stdout (so `ip netns exec` can run them to
 
     python actors.py subscribe ADDRESS COUNT [OPTIONS_JSON]
     python actors.py publish ADDRESS TAG [OPTIONS_JSON]
+
+A subscriber given ``"hold": true`` stays connected after its report until a line (or the
+end) arrives on its stdin, so a test can count it before it leaves.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ def make(options: Dict[str, Any]) -> Any:
 
 def subscribe(address: str, count: int, options: Dict[str, Any]) -> None:
     """Receive COUNT numbered messages; report how many arrived and any gap in the numbers."""
+    hold = options.pop("hold", False)
     options.setdefault("receive_timeout", 10_000)
     with make(options) as sub:
         sub.connect(address)
@@ -40,6 +44,8 @@ def subscribe(address: str, count: int, options: Dict[str, Any]) -> None:
         except TransportTimeoutError:
             pass
         report(event="done", received=got, gaps=gaps, last=previous)
+        if hold:
+            sys.stdin.readline()
 
 
 def publish(address: str, tag: str, options: Dict[str, Any]) -> None:

@@ -63,7 +63,9 @@ def test_sigkill_subscriber_mid_stream(
     count = 20_000
     pub = zmq_transport(on_hwm="block", send_timeout=10_000)  # survivors must miss nothing
     pub.bind(address(protocol))
-    subs = [Actor("subscribe", pub.endpoint, str(count)) for _ in range(3)]
+    # the survivors stay connected until they are counted: one that has read everything and
+    # left while this process was descheduled would take the count below 2
+    subs = [Actor("subscribe", pub.endpoint, str(count), '{"hold": true}') for _ in range(3)]
     actors.extend(subs)
     for sub in subs:
         sub.expect("connected")
@@ -80,6 +82,7 @@ def test_sigkill_subscriber_mid_stream(
     for survivor in subs[1:]:
         report = survivor.expect("done", timeout=60)
         assert (report["received"], report["gaps"]) == (count, 0)
+        survivor.release()
     figure(record_property, f"sigkill_{protocol}_publisher_msgs_per_s", round(rate))
     figure(record_property, f"sigkill_{protocol}_unsubscribe_noticed_s", round(noticed, 3))
 
