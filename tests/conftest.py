@@ -21,7 +21,12 @@ from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 import zmq.auth
+from hypothesis import settings
 from tea_transports import Transport, TransportConfig, create_transport
+
+# no per-example deadline: an example that ran while its worker was descheduled is no failure
+settings.register_profile("tea", deadline=None)
+settings.load_profile("tea")
 
 _ids = itertools.count()
 

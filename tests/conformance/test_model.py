@@ -16,13 +16,14 @@ from typing import List
 import late_subscriptions
 import pytest
 from combination_faults import COMBINATION_FAULTS
+from tea_conformance.contracts import model_scenarios
 from tea_conformance.contracts.model import ModelSubscriber
 from tea_conformance.contracts.model_run import ModelRun
 
 HERE = Path(__file__).parent
-#: enough examples and time to find each fault and shrink it: the time left once found bounds
-#: the shrinking, which stops where it is when that runs out
-CATCH = ["--model-examples=1000", "--scenario-timeout=90", "--protocol=inproc"]
+#: enough examples and time to find each fault on a busy machine (sequences start within 90 s
+#: of the 150), then shrink it (30 s at most; the shortest sequence so far is reported)
+CATCH = ["--model-examples=1000", "--scenario-timeout=150", "--protocol=inproc"]
 #: a seed that finds each fault early. Which sequence fails first varies with the seed and,
 #: under load, with timing (a receive that finds a message or not steers what follows):
 #: measured with these seeds, SendAfterBatchLost 3, ResubscribeIgnored 29,
@@ -78,6 +79,27 @@ def test_fault_is_caught_by_the_model(pytester: pytest.Pytester, fault: str) -> 
     print(script)  # shown with -s: the figures of the README and the closing note
     # the script runs outside the suite and fails the same way
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert ran.returncode != 0 and "ConformanceFailure: " in ran.stderr.splitlines()[-1], ran.stderr
+
+
+def test_shrinking_stops_when_its_time_runs_out(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_scenarios, "_SHRINK_S", 0.0)  # none: the first failure is reported
+    fault = "SendAfterBatchLost"
+    result = pytester.runpytest(
+        f"--transport=combination_faults:{fault}", "-k", "MODEL-001", "--model-seed=1", *CATCH
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*Shrinking stopped when its time ran out: a shorter sequence may fail too.",
+            "*Sequence * failed first.*",
+        ]
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", _script(result.stdout.str())], capture_output=True, text=True, timeout=120
+    )
     assert ran.returncode != 0 and "ConformanceFailure: " in ran.stderr.splitlines()[-1], ran.stderr
 
 

@@ -15,7 +15,7 @@ from tea_transports import (
     TransportTimeoutError,
     create_transport,
 )
-from waits import in_thread, until
+from waits import in_thread, until, waiting_in
 
 Make = Callable[..., Any]
 
@@ -71,7 +71,8 @@ def test_subscriber_wait_does_not_hold_the_lock(zmq_transport: Make) -> None:
     waiting: List[Any] = []
     receiver = threading.Thread(target=lambda: waiting.append(sub.receive()), daemon=True)
     receiver.start()
-    assert until(lambda: not sub._io_lock.acquire(blocking=False) or sub._io_lock.release() or True)
+    # in its wait for a message, with the lock let go (it holds it again between 100 ms slices)
+    assert until(lambda: waiting_in(receiver, "wait_ready")), "receive() never began to wait"
     # none of these may wait for the lock the waiting receive() would hold for 20 s
     assert in_thread(lambda: sub.subscribe(b"b")) == [None], "subscribe() blocked by a waiting receive()"
     (stats,) = in_thread(sub.get_stats)

@@ -7,7 +7,6 @@ import logging
 import os
 import signal
 import stat
-import sys
 import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List
@@ -28,6 +27,7 @@ from tea_transports import (
 from tea_transports.zeromq import LOGGER_NAME, local_endpoint, private_ipc_dir
 from tea_transports.zeromq.base import translate_error
 from tea_transports.zeromq.diagnostics import SlowSubscriberWarning
+from waits import waiting_in
 
 _IPC = pytest.mark.requires("ipc")
 PROTOCOLS = ["inproc", pytest.param("ipc", marks=_IPC), "tcp"]
@@ -655,16 +655,6 @@ def test_a_signal_handler_may_receive_while_a_receive_waits(zmq_transport: Make)
     assert in_handler == [b"in handler"]
 
 
-def _waiting_in(thread: threading.Thread, function: str) -> bool:
-    """Whether ``thread`` is (blocked) inside a Python function of that name right now."""
-    frame = sys._current_frames().get(thread.ident or -1)
-    while frame is not None:
-        if frame.f_code.co_name == function:
-            return True
-        frame = frame.f_back
-    return False
-
-
 def test_a_waiting_receive_takes_what_another_thread_read_ahead(zmq_transport: Make) -> None:
     """One thread waits; another reads a burst ahead. The waiter must take from the inbox, not
     wait on for libzmq's queue, which the other thread has emptied."""
@@ -673,9 +663,9 @@ def test_a_waiting_receive_takes_what_another_thread_read_ahead(zmq_transport: M
     waiter = threading.Thread(target=lambda: got.append(sub.receive()), daemon=True)
     waiter.start()
     deadline = time.monotonic() + 10
-    while not _waiting_in(waiter, "_wait") and time.monotonic() < deadline:
+    while not waiting_in(waiter, "_wait") and time.monotonic() < deadline:
         pass
-    assert _waiting_in(waiter, "_wait"), "the waiter never waited"
+    assert waiting_in(waiter, "_wait"), "the waiter never waited"
     with sub._io_lock:  # so the waiter, woken by the burst, cannot take it first
         pub.send_many([b"m%d" % i for i in range(50)])
         first = sub.receive(flags=zmq.NOBLOCK)  # reads the rest ahead

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any, Callable, List
 
-__all__ = ["in_thread", "until"]
+__all__ = ["in_thread", "until", "waiting_in"]
 
 
 def in_thread(call: Callable[[], Any], timeout: float = 5) -> List[Any]:
@@ -31,3 +32,13 @@ def until(condition: Callable[[], bool], timeout: float = 10) -> bool:
         if condition():
             return True
     return condition()
+
+
+def waiting_in(thread: threading.Thread, function: str) -> bool:
+    """Whether ``thread`` is (blocked) inside a Python function of that name right now."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False

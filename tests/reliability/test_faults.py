@@ -162,7 +162,10 @@ def test_million_message_stall_drop_mode_memory(
 ) -> None:
     pub = zmq_transport(high_water_mark=1000)
     pub.bind(address("ipc"))
-    sub = Actor("subscribe", pub.endpoint, "1000000", '{"receive_timeout": 1000, "high_water_mark": 1000}')
+    # it waits for its first message as long as the test may take (the fixture kills it): one
+    # that gave up and left before it was frozen would leave nobody to fill a queue
+    options = '{"receive_timeout": 600000, "high_water_mark": 1000}'
+    sub = Actor("subscribe", pub.endpoint, "1000000", options)
     actors.append(sub)
     sub.expect("connected")
     pub.wait_for_subscribers(1, timeout=30)

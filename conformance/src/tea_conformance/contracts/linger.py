@@ -128,6 +128,12 @@ def _deliver_across_exit(h: Harness, round_no: int) -> None:
             f"the subscriber of a process that exited right after close() with linger=5000 "
             f"(round {round_no + 1} of {_EXIT_ROUNDS})"
         )
+        if len(got) < count and quiet < _QUIET_AFTER_EXIT:  # time, not the exit, ended it
+            raise ConformanceFailure(
+                f"{who}: the scenario's deadline passed after {len(got)} of {count} message(s), "
+                f"with the publisher process {'still running' if child.process.is_alive() else 'gone'}; "
+                f"on a slow machine, give it more time with --scenario-timeout"
+            )
         expect_equal(got, [b"%06d" % i for i in range(count)], who)
     finally:
         child.stop()

@@ -35,8 +35,12 @@ __all__ = ["DEFAULT_EXAMPLES", "configure", "script"]
 
 DEFAULT_EXAMPLES = 25
 STEPS = 25
-#: leave this share of the scenario's deadline for shrinking and the report
+#: sequences start in the scenario's time but this share of it: the last one may run
+#: (model_run.EXAMPLE_S at most), and the report be written
 _RESERVE = 0.4
+#: shrinking a failure stops this long after it was found at the latest (the shortest
+#: sequence so far is reported): a busy machine may need the rest of the deadline to find one
+_SHRINK_S = 30.0
 _OPTIONS: Dict[str, int] = {"examples": DEFAULT_EXAMPLES, "seed": 0}
 
 #: few, so that operations meet on the same prefix: prefixes of each other, case, non-ASCII
@@ -111,15 +115,18 @@ class _Runs:
     def __init__(self, h: Harness) -> None:
         self.h = h
         self.budget_end = h.deadline - _RESERVE * max(0.0, h.remaining())
+        self.shrink_end = float("inf")
         self.failure: Optional[Tuple[List[str], str, BaseException]] = None
         self.examples = self.steps = 0  # sequences run (not counting those skipped for time), steps
         self.first_failing = 0  # which sequence failed first (how many a seed needs to find it)
 
     def out_of_time(self) -> bool:
-        return time.monotonic() >= self.budget_end
+        return time.monotonic() >= min(self.budget_end, self.shrink_end)
 
     def failed(self, steps: List[str], exc: BaseException) -> None:
-        self.first_failing = self.first_failing or self.examples
+        if self.failure is None:
+            self.first_failing = self.examples
+            self.shrink_end = time.monotonic() + _SHRINK_S
         if self.failure is None or len(steps) <= len(self.failure[0]):
             self.failure = (list(steps), f"{type(exc).__name__}: {exc}", exc)
 
@@ -148,8 +155,9 @@ def run_model(h: Harness, scenario: str, modes: Sequence[str]) -> None:
             return _report(scenario, runs, "; stopped early: the scenario's time ran out")
         steps, problem, cause = runs.failure or ([], f"{type(exc).__name__}: {exc}", exc)
         text = script(h.target.name, h.protocol, modes[0], steps, case_seed(h, scenario), scenario, problem)
+        cut = "Shrinking stopped when its time ran out: a shorter sequence may fail too.\n"
         raise ConformanceFailure(
-            f"{problem}\n\nSequence {runs.first_failing} failed first. "
+            f"{problem}\n\n{cut if runs.out_of_time() else ''}Sequence {runs.first_failing} failed first. "
             f"The shortest failing sequence (seed {_OPTIONS['seed']}: rerun with "
             f"--model-seed={_OPTIONS['seed']}), as a script:\n\n{text}"
         ) from cause
