@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Any CI: make a virtual environment with tox and run the given tox arguments in it.
-#   ci/tox.sh -m ci          the project's tests (what .ci/run and the README run)
+#   ci/tox.sh -m ci          the project's tests, one check after another (.ci/run and the
+#                            README run them with `tox run-parallel -m ci`)
 #   ci/tox.sh -e certify     certify the reference transport
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -21,8 +21,8 @@ from tea_conformance.contracts.model import ModelSubscriber
 from tea_conformance.contracts.model_run import ModelRun
 
 HERE = Path(__file__).parent
-#: enough examples and time to find each fault on a busy machine (sequences start within 90 s
-#: of the 150), then shrink it (30 s at most; the shortest sequence so far is reported)
+#: enough examples and time to find each fault on a busy machine: sequences start within the
+#: first 90 s of the 150, and a failure is shrunk for 30 s at most (less if found late)
 CATCH = ["--model-examples=1000", "--scenario-timeout=150", "--protocol=inproc"]
 #: a seed that finds each fault early. Which sequence fails first varies with the seed and,
 #: under load, with timing (a receive that finds a message or not steers what follows):

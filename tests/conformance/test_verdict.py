@@ -306,7 +306,7 @@ from tea_transports.zeromq import ZeroMQPubSubTransport
 
 class SlowBind(ZeroMQPubSubTransport):
     def bind(self, address):
-        threading.Event().wait(5)  # slow, not stuck: it ends within the deadline
+        threading.Event().wait(8)  # slow, not stuck: it ends within the deadline
         super().bind(address)
 """
     )
@@ -315,8 +315,8 @@ class SlowBind(ZeroMQPubSubTransport):
         "-k",
         "TEA-STREAM-002.2-INT-001",
         "--protocol=inproc",
-        # a note every (10 + 5) / 4 s, during the 5 s bind; 5 s left for the scenario itself
-        "--scenario-timeout=10",
+        # a note every (15 + 5) / 4 = 5 s, during the 8 s bind; 7 s left for the scenario itself
+        "--scenario-timeout=15",
     )
     result.stdout.fnmatch_lines(
         ["*tea-conformance: TEA-STREAM-002.2-INT-001[[]slow:SlowBind-inproc] still running*"]

@@ -65,7 +65,8 @@ def test_sigkill_subscriber_mid_stream(
     pub.bind(address(protocol))
     # the survivors stay connected until they are counted: one that has read everything and
     # left while this process was descheduled would take the count below 2
-    subs = [Actor("subscribe", pub.endpoint, str(count), '{"hold": true}') for _ in range(3)]
+    options = '{"hold": true, "receive_timeout": 60000}'
+    subs = [Actor("subscribe", pub.endpoint, str(count), options) for _ in range(3)]
     actors.extend(subs)
     for sub in subs:
         sub.expect("connected")
@@ -124,7 +125,9 @@ def test_frozen_subscriber_is_noticed_with_heartbeats(
 ) -> None:
     pub = zmq_transport(heartbeat_interval=100, heartbeat_timeout=300)
     pub.bind("tcp://127.0.0.1:*")
-    sub = Actor("subscribe", pub.endpoint, "1")
+    # it waits for a message longer than the test may take: one that gave up and left before
+    # it was frozen would drop out of the count without any heartbeat
+    sub = Actor("subscribe", pub.endpoint, "1", '{"receive_timeout": 600000}')
     actors.append(sub)
     sub.expect("connected")
     pub.wait_for_subscribers(1, timeout=30)
@@ -190,7 +193,7 @@ def test_million_message_stall_block_mode_is_lossless(
     total = 1_000_000
     pub = zmq_transport(high_water_mark=1000, on_hwm="block", send_timeout=200)
     pub.bind(address("ipc"))
-    sub = Actor("subscribe", pub.endpoint, str(total), '{"high_water_mark": 1000}')
+    sub = Actor("subscribe", pub.endpoint, str(total), '{"high_water_mark": 1000, "receive_timeout": 60000}')
     actors.append(sub)
     sub.expect("connected")
     pub.wait_for_subscribers(1, timeout=30)

@@ -129,10 +129,15 @@ def _deliver_across_exit(h: Harness, round_no: int) -> None:
             f"(round {round_no + 1} of {_EXIT_ROUNDS})"
         )
         if len(got) < count and quiet < _QUIET_AFTER_EXIT:  # time, not the exit, ended it
+            publisher = (
+                "still running (sending, or not ending at its 5 s linger)"
+                if child.process.is_alive()
+                else "gone, its messages still arriving"
+            )
             raise ConformanceFailure(
                 f"{who}: the scenario's deadline passed after {len(got)} of {count} message(s), "
-                f"with the publisher process {'still running' if child.process.is_alive() else 'gone'}; "
-                f"on a slow machine, give it more time with --scenario-timeout"
+                f"the publisher process {publisher}; on a slow machine, give it more time with "
+                f"--scenario-timeout"
             )
         expect_equal(got, [b"%06d" % i for i in range(count)], who)
     finally:
