@@ -22,8 +22,8 @@ from tea_conformance.contracts.model_run import ModelRun
 
 HERE = Path(__file__).parent
 #: enough examples and time to find each fault on a busy machine: sequences start within the
-#: first 90 s of the 150, and a failure is shrunk for 30 s at most (less if found late)
-CATCH = ["--model-examples=1000", "--scenario-timeout=150", "--protocol=inproc"]
+#: first 144 s of the 240, and a failure is shrunk for 30 s at most (less if found late)
+CATCH = ["--model-examples=1000", "--scenario-timeout=240", "--protocol=inproc"]
 #: a seed that finds each fault early. Which sequence fails first varies with the seed and,
 #: under load, with timing (a receive that finds a message or not steers what follows):
 #: measured with these seeds, SendAfterBatchLost 3, ResubscribeIgnored 29,
