@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import pytest
 from tea_conformance.contracts import CONTRACTS
-from tea_conformance.harness import Harness, Target
+from tea_conformance.harness import ConformanceFailure, Harness, Target
+from tea_transports.zeromq.joins import JoinLedger
 from tea_transports.zeromq.stream import ZeroMQStreamTransport
 from test_zeromq_pubsub import PROTOCOLS  # ipc marked as needing it
 
@@ -22,8 +23,8 @@ from test_zeromq_pubsub import PROTOCOLS  # ipc marked as needing it
 _DEADLINE = 60.0
 
 
-def _run(scenario: str, protocol: str) -> None:
-    harness = Harness(Target("zeromq-stream", ZeroMQStreamTransport), "pub_sub", protocol, _DEADLINE)
+def _run(scenario: str, protocol: str, deadline: float = _DEADLINE) -> None:
+    harness = Harness(Target("zeromq-stream", ZeroMQStreamTransport), "pub_sub", protocol, deadline)
     try:
         CONTRACTS[scenario](harness)
     finally:
@@ -35,6 +36,15 @@ def test_a_subscriber_joins_while_its_queue_is_full(protocol: str) -> None:
     """Its acknowledgement is dropped at the full queue; once it has caught up it joins
     again, and every later message for the new prefix arrives."""
     _run("TEA-CONF-INT-016", protocol)
+
+
+def test_a_join_never_made_again_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without its rejoin, the acknowledgement dropped at the full queue is never replaced,
+    and the scenario fails it."""
+    eligible = JoinLedger.eligible
+    monkeypatch.setattr(JoinLedger, "eligible", lambda self, *args: (eligible(self, *args)[0], []))
+    with pytest.raises(ConformanceFailure, match="no probe under the new prefix b'b' ever arrived"):
+        _run("TEA-CONF-INT-016", "tcp", deadline=10)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS[1:])
