@@ -75,11 +75,8 @@ def test_fault_is_caught_by_the_model(pytester: pytest.Pytester, fault: str) -> 
             "FAILED tea-conformance::TEA-CONF-MODEL-001*",
         ]
     )
-    script = _script(result.stdout.str())
-    print(script)  # shown with -s: the figures of the README and the issue's closing note
-    # the script runs outside the suite and fails the same way
-    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert ran.returncode != 0 and "ConformanceFailure: " in ran.stderr.splitlines()[-1], ran.stderr
+    print(_script(result.stdout.str()))  # shown with -s: the figures of the README and the notes
+    _assert_the_script_fails(result.stdout.str())
 
 
 def test_shrinking_stops_when_its_time_runs_out(
@@ -97,10 +94,7 @@ def test_shrinking_stops_when_its_time_runs_out(
             "*Sequence * failed first.*",
         ]
     )
-    ran = subprocess.run(
-        [sys.executable, "-c", _script(result.stdout.str())], capture_output=True, text=True, timeout=120
-    )
-    assert ran.returncode != 0 and "ConformanceFailure: " in ran.stderr.splitlines()[-1], ran.stderr
+    _assert_the_script_fails(result.stdout.str())
 
 
 @pytest.mark.slow
@@ -131,6 +125,12 @@ def test_model_examples_is_checked(pytester: pytest.Pytester, value: str) -> Non
     result = pytester.runpytest("--transport=zeromq", f"--model-examples={value}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--model-examples*"])
+
+
+def _assert_the_script_fails(output: str) -> None:
+    """The script printed in the failure runs outside the suite and fails the same way."""
+    ran = subprocess.run([sys.executable, "-c", _script(output)], capture_output=True, text=True, timeout=120)
+    assert ran.returncode != 0 and "ConformanceFailure: " in ran.stderr.splitlines()[-1], ran.stderr
 
 
 def _script(output: str) -> str:
